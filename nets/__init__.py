@@ -1,0 +1,1 @@
+"""Network builders for slim-senet (ResNet v1, SE-ResNet v1, a small CNN)."""
