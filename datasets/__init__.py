@@ -1,0 +1,6 @@
+"""Slim-format datasets: descriptions, converters and the tf.data input pipeline.
+
+    from datasets import dataset_factory, pipeline
+    dataset = dataset_factory.get_dataset('digits', 'train', '/tmp/digits')
+    images, labels = pipeline.make_batches(dataset, 32, preprocess_fn, 32, True)
+"""

@@ -1,0 +1,54 @@
+"""The converters by dataset name, for download_and_convert_data.py.
+
+    converters.convert('digits', '/tmp/digits')
+    converters.convert('cifar10', '/tmp/c', archive_path='cifar-10-python.tar.gz')
+"""
+from datasets import download_and_convert_cifar10
+from datasets import download_and_convert_digits
+from datasets import download_and_convert_flowers
+from datasets import download_and_convert_mnist
+
+CONVERTERS = {
+    'cifar10': download_and_convert_cifar10,
+    'digits': download_and_convert_digits,
+    'flowers': download_and_convert_flowers,
+    'mnist': download_and_convert_mnist,
+}
+
+CONVERTER_NAMES = sorted(CONVERTERS)
+
+NO_CONVERTER = {
+    'imagenet': ('ImageNet cannot be downloaded without an account; build its '
+                 'TFRecords with Slim\'s datasets/download_and_convert_'
+                 'imagenet.sh and point --dataset_dir at them'),
+}
+
+
+def convert(name, dataset_dir, archive_path=None, source_url=None, **kwargs):
+  """Runs one dataset's converter; returns {split: count}.
+
+  Args:
+    name: one of `CONVERTER_NAMES`.
+    dataset_dir: output directory (created if needed).
+    archive_path: local archive (mnist: the directory of .gz files); None
+      downloads from the canonical URL (digits needs neither).
+    source_url: overrides the canonical URL (a mirror, or file://).
+    **kwargs: converter-specific options (flowers: num_validation,
+      num_shards).
+
+  Raises:
+    ValueError: for a name without a converter, listing the valid ones.
+    DatasetError: if the source data is missing, unreadable or unsafe.
+
+  Example:
+    convert('flowers', '/tmp/flowers', archive_path='flower_photos.tgz',
+            num_validation=350)
+  """
+  if name not in CONVERTERS:
+    extra = ' (%s)' % NO_CONVERTER[name] if name in NO_CONVERTER else ''
+    raise ValueError('no converter for dataset %r%s; valid: %s' %
+                     (name, extra, ', '.join(CONVERTER_NAMES)))
+  module = CONVERTERS[name]
+  if source_url:
+    kwargs['source_url'] = source_url
+  return module.run(dataset_dir, archive_path=archive_path, **kwargs)
