@@ -1,0 +1,182 @@
+"""The layer vocabulary that every network in `nets/` is written against.
+
+A network calls the functions of this module (`conv2d`, `batch_norm`,
+`max_pool2d`, `global_avg_pool`, `fully_connected`, `flatten`,
+`squeeze_excitation`) and never names a style. Which implementation runs is
+chosen by the `style` keyword, which `arg_scope()` sets for all of them at once
+through `slim.arg_scope`, together with the style's hyper-parameters:
+
+| style   | module                     | how a conv layer is written                |
+|---------|----------------------------|--------------------------------------------|
+| `slim`  | `nets/layers/slim_style.py`  | `slim.conv2d` under Slim's `arg_scope`   |
+| `raw`   | `nets/layers/raw_style.py`   | `get_variable` + `tf.nn.convolution`     |
+| `keras` | `nets/layers/keras_style.py` | `tf_keras.layers.Conv2D` etc.            |
+
+All three give the same variable names (Keras' `kernel`/`bias` map to
+`weights`/`biases`, see `nets.checkpoints.keras_to_slim_name`), the same
+collections and the same end points.
+
+Example:
+
+    from nets import layers
+    with slim.arg_scope(layers.arg_scope('raw', weight_decay=1e-4)):
+      with slim.arg_scope(layers.training_scope(is_training=False)):
+        net = layers.conv2d(images, 64, 7, stride=2, scope='conv1')
+"""
+import importlib
+
+from nets.tf_compat import slim, tf
+
+STYLES = ('slim', 'raw', 'keras')
+DEFAULT_STYLE = 'slim'
+SE_PLACEMENTS = ('standard', 'pre', 'post', 'identity')
+
+_STYLE_MODULES = {
+    'slim': 'nets.layers.slim_style',
+    'raw': 'nets.layers.raw_style',
+    'keras': 'nets.layers.keras_style',
+}
+
+
+def get(style):
+  """Returns the module implementing `style` ('slim', 'raw' or 'keras')."""
+  if style not in _STYLE_MODULES:
+    raise ValueError('Unknown layer style %r; valid styles: %s' %
+                     (style, ', '.join(STYLES)))
+  return importlib.import_module(_STYLE_MODULES[style])
+
+
+def arg_scope(style=DEFAULT_STYLE,
+              weight_decay=0.0001,
+              batch_norm_decay=0.997,
+              batch_norm_epsilon=1e-5,
+              batch_norm_scale=True,
+              activation_fn=tf.nn.relu,
+              use_batch_norm=True):
+  """Selects a style and sets its hyper-parameters (Slim's resnet defaults).
+
+  Args:
+    style: 'slim', 'raw' or 'keras'.
+    weight_decay: L2 coefficient of conv and fully connected weights, as in
+      `slim.l2_regularizer` (loss = weight_decay * sum(w**2) / 2).
+    batch_norm_decay: moving-average decay of the batch norm statistics.
+    batch_norm_epsilon: added to the variance in batch norm.
+    batch_norm_scale: whether batch norm has a `gamma`.
+    activation_fn: activation after conv layers unless a call overrides it.
+    use_batch_norm: whether conv layers carry batch norm (then no biases).
+
+  Returns:
+    An arg_scope dict to enter with `slim.arg_scope(...)`.
+  """
+  module = get(style)
+  # SAME pooling keeps features aligned, as in Slim's resnet_arg_scope.
+  with slim.arg_scope(_DISPATCHERS, style=style), \
+       slim.arg_scope([max_pool2d], padding='SAME'):
+    with slim.arg_scope(
+        module.arg_scope(weight_decay=weight_decay,
+                         batch_norm_decay=batch_norm_decay,
+                         batch_norm_epsilon=batch_norm_epsilon,
+                         batch_norm_scale=batch_norm_scale,
+                         activation_fn=activation_fn,
+                         use_batch_norm=use_batch_norm)) as scope:
+      return scope
+
+
+def training_scope(is_training):
+  """An arg_scope that sets batch norm's mode in every style."""
+  # slim.batch_norm too: slim.conv2d calls it as its normalizer_fn.
+  functions = [slim.batch_norm] + [get(style).batch_norm for style in STYLES]
+  with slim.arg_scope(functions, is_training=is_training) as scope:
+    return scope
+
+
+@slim.add_arg_scope
+def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
+           scope=None, style=DEFAULT_STYLE, **kwargs):
+  """Convolution (+ batch norm or biases, + activation), NHWC, HWIO weights.
+
+  Keyword overrides follow `slim.conv2d`: `activation_fn=None` gives a linear
+  output and `normalizer_fn=None` drops batch norm and adds biases.
+  `outputs_collections` collects the output under the layer's scope name.
+  """
+  return get(style).conv2d(inputs, num_outputs, kernel_size, stride=stride,
+                           rate=rate, padding=padding, scope=scope, **kwargs)
+
+
+@slim.add_arg_scope
+def batch_norm(inputs, scope=None, style=DEFAULT_STYLE, **kwargs):
+  """Batch normalisation over the last axis with Slim's variable names."""
+  return get(style).batch_norm(inputs, scope=scope, **kwargs)
+
+
+@slim.add_arg_scope
+def max_pool2d(inputs, kernel_size, stride=2, padding=None, scope=None,
+               style=DEFAULT_STYLE):
+  """Max pooling; `padding=None` takes the style's default ('VALID')."""
+  return get(style).max_pool2d(inputs, kernel_size, stride=stride,
+                               padding=padding, scope=scope)
+
+
+@slim.add_arg_scope
+def global_avg_pool(inputs, keepdims=True, scope=None, style=DEFAULT_STYLE):
+  """Mean over height and width."""
+  return get(style).global_avg_pool(inputs, keepdims=keepdims, scope=scope)
+
+
+@slim.add_arg_scope
+def fully_connected(inputs, num_outputs, scope=None, style=DEFAULT_STYLE,
+                    **kwargs):
+  """Dense layer on a [batch, features] tensor; overrides as in Slim.
+
+  `activation_fn` (default ReLU), `use_biases` (default True),
+  `biases_initializer_value` (default 0.0).
+  """
+  return get(style).fully_connected(inputs, num_outputs, scope=scope, **kwargs)
+
+
+@slim.add_arg_scope
+def flatten(inputs, scope=None, style=DEFAULT_STYLE):
+  """[batch, ...] -> [batch, features]."""
+  return get(style).flatten(inputs, scope=scope)
+
+
+@slim.add_arg_scope
+def multiply(inputs, gates, scope=None, style=DEFAULT_STYLE):
+  """Scales `inputs` [N,H,W,C] channel-wise by `gates` [N,C]."""
+  return get(style).multiply(inputs, gates, scope=scope)
+
+
+def squeeze_excitation(inputs, ratio=16, use_biases=True, fc2_bias_init=0.0,
+                       scope='se'):
+  """Squeeze-and-excitation (Hu et al. 2018), written over the vocabulary.
+
+  gates = sigmoid(fc2(relu(fc1(mean_HW(inputs))))); output = inputs * gates,
+  with fc1 of `C // ratio` units (at least 1) and fc2 of C units.
+
+  Args:
+    inputs: [N, H, W, C] tensor.
+    ratio: reduction ratio r.
+    use_biases: whether fc1 and fc2 carry biases.
+    fc2_bias_init: initial value of fc2's biases; a large positive value makes
+      the gates start near 1 (the block starts as the identity).
+    scope: variable scope; variables are `<scope>/fc1/{weights,biases}` and
+      `<scope>/fc2/{weights,biases}`.
+
+  Returns:
+    The re-weighted tensor, shaped like `inputs`.
+  """
+  channels = inputs.shape.as_list()[-1]
+  hidden = max(1, channels // ratio)
+  with tf.compat.v1.variable_scope(scope, default_name='se', values=[inputs]):
+    squeezed = global_avg_pool(inputs, keepdims=False, scope='squeeze')
+    excited = fully_connected(squeezed, hidden, activation_fn=tf.nn.relu,
+                              use_biases=use_biases, scope='fc1')
+    gates = fully_connected(excited, channels, activation_fn=tf.sigmoid,
+                            use_biases=use_biases,
+                            biases_initializer_value=fc2_bias_init,
+                            scope='fc2')
+    return multiply(inputs, gates, scope='excite')
+
+
+_DISPATCHERS = [conv2d, batch_norm, max_pool2d, global_avg_pool,
+                fully_connected, flatten, multiply]

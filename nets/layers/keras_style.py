@@ -1,0 +1,212 @@
+"""The layer vocabulary written with Keras 2 (`tf_keras`) layers.
+
+Each call makes (or, under a reusing variable scope, finds again) a
+`tf_keras.layers` object named by the full Slim scope path, so its variables are
+`<scope>/kernel`, `<scope>/bias` and `<scope>/BatchNorm/{gamma,beta,...}`: the
+Slim names up to `kernel`->`weights` and `bias`->`biases`
+(`nets.checkpoints.keras_to_slim_name`).
+
+In a v1 graph Keras keeps batch-norm updates and regularization losses on the
+layer objects; this module also puts them in `UPDATE_OPS` and
+`REGULARIZATION_LOSSES` (and the variables in `MODEL_VARIABLES`), so the same
+training code serves all three styles. The same functions, called on
+`tf_keras.Input` tensors, build a functional `tf_keras.Model`.
+"""
+import contextlib
+import threading
+import weakref
+
+from nets.tf_compat import slim, tf, tf_keras
+
+v1 = tf.compat.v1
+_LAYERS = tf_keras.layers
+
+_registries = weakref.WeakKeyDictionary()
+_local = threading.local()
+
+
+def arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon,
+              batch_norm_scale, activation_fn, use_batch_norm):
+  """Sets this style's hyper-parameters on its layer functions."""
+  with slim.arg_scope([conv2d, fully_connected], weight_decay=weight_decay):
+    with slim.arg_scope([conv2d], activation_fn=activation_fn,
+                        normalizer_fn=batch_norm if use_batch_norm else None):
+      with slim.arg_scope([batch_norm], decay=batch_norm_decay,
+                          epsilon=batch_norm_epsilon,
+                          scale=batch_norm_scale) as scope:
+        return scope
+
+
+@contextlib.contextmanager
+def layer_registry():
+  """A fresh name -> layer registry, e.g. for building one `tf_keras.Model`."""
+  previous = getattr(_local, 'registry', None)
+  _local.registry = {}
+  try:
+    yield _local.registry
+  finally:
+    _local.registry = previous
+
+
+def _registry():
+  registry = getattr(_local, 'registry', None)
+  if registry is not None:
+    return registry
+  return _registries.setdefault(v1.get_default_graph(), {})
+
+
+def _in_graph():
+  return not tf.executing_eagerly()
+
+
+def _full_name(scope, default_name):
+  """The absolute scope path of a layer, uniquified like variable_scope."""
+  if scope is None:
+    with v1.variable_scope(None, default_name=default_name) as sc:
+      return sc.name
+  parent = v1.get_variable_scope().name
+  return '%s/%s' % (parent, scope) if parent else scope
+
+
+def _layer(name, make):
+  """Returns the layer called `name`, honouring variable-scope reuse."""
+  registry = _registry()
+  reuse = v1.get_variable_scope().reuse
+  if name in registry:
+    if not reuse:
+      raise ValueError('Variable %s already exists, disallowed. Did you mean '
+                       'to set reuse=True or reuse=tf.AUTO_REUSE in VarScope?'
+                       % name)
+    return registry[name]
+  if reuse is True:
+    raise ValueError('Variable %s does not exist, or was not created with '
+                     'tf.get_variable(). Did you mean to set reuse=None?'
+                     % name)
+  layer = make()
+  registry[name] = layer
+  return layer
+
+
+@contextlib.contextmanager
+def _root_name_scope():
+  """Keras names ops and variables by the layer's (absolute) name."""
+  if _in_graph():
+    with v1.get_default_graph().name_scope(None):
+      yield
+  else:
+    yield
+
+
+def _call(name, make, inputs, **call_kwargs):
+  """Calls layer `name` and exports what Keras keeps on the layer."""
+  layer = _layer(name, make)
+  is_new = not layer.built
+  num_updates = len(layer.updates) if _in_graph() else 0
+  with _root_name_scope():
+    outputs = layer(inputs, **call_kwargs)
+  if _in_graph():
+    if is_new:
+      for variable in layer.weights:
+        v1.add_to_collection(v1.GraphKeys.MODEL_VARIABLES, variable)
+      for loss in layer.losses:
+        v1.add_to_collection(v1.GraphKeys.REGULARIZATION_LOSSES, loss)
+    for update in layer.updates[num_updates:]:
+      v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
+  return outputs
+
+
+def _regularizer(weight_decay):
+  # Keras' l2(c) is c * sum(w**2); Slim's l2_regularizer(c) is c * sum(w**2)/2.
+  return tf_keras.regularizers.l2(weight_decay / 2.0) if weight_decay else None
+
+
+def _collect(outputs_collections, name, outputs):
+  if not _in_graph():
+    return outputs
+  return slim.utils.collect_named_outputs(outputs_collections, name, outputs)
+
+
+@slim.add_arg_scope
+def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
+           activation_fn=tf.nn.relu, normalizer_fn=None, weight_decay=0.0,
+           outputs_collections=None, scope=None):
+  """`Conv2D`, then `BatchNormalization` (or a bias), then the activation."""
+  name = _full_name(scope, 'Conv')
+  outputs = _call(
+      name,
+      lambda: _LAYERS.Conv2D(
+          num_outputs, kernel_size, strides=stride, dilation_rate=rate,
+          padding=padding.lower(), use_bias=not normalizer_fn,
+          kernel_initializer=tf_keras.initializers.VarianceScaling(
+              2.0, 'fan_in', 'truncated_normal'),
+          kernel_regularizer=_regularizer(weight_decay), name=name),
+      inputs)
+  if normalizer_fn:
+    with v1.variable_scope(name.rsplit('/', 1)[-1]):  # BN goes in the conv's.
+      outputs = batch_norm(outputs)
+  if activation_fn is not None:
+    outputs = _activation(outputs, activation_fn)
+  return _collect(outputs_collections, name, outputs)
+
+
+def _activation(inputs, activation_fn):
+  if _in_graph():
+    return activation_fn(inputs)
+  return _LAYERS.Activation(activation_fn)(inputs)
+
+
+@slim.add_arg_scope
+def batch_norm(inputs, decay=0.999, epsilon=0.001, scale=False,
+               is_training=True, activation_fn=None, scope=None):
+  """`BatchNormalization` with Slim's decay/epsilon/scale semantics."""
+  name = _full_name(scope or 'BatchNorm', 'BatchNorm')
+  outputs = _call(
+      name,
+      lambda: _LAYERS.BatchNormalization(
+          axis=-1, momentum=decay, epsilon=epsilon, scale=scale, center=True,
+          name=name),
+      inputs, training=is_training)
+  if activation_fn is not None:
+    outputs = _activation(outputs, activation_fn)
+  return outputs
+
+
+def max_pool2d(inputs, kernel_size, stride, padding, scope):
+  padding = padding or 'VALID'
+  name = _full_name(scope, 'MaxPool2D')
+  return _call(name, lambda: _LAYERS.MaxPooling2D(
+      kernel_size, strides=stride, padding=padding.lower(), name=name), inputs)
+
+
+def global_avg_pool(inputs, keepdims, scope):
+  name = _full_name(scope or 'global_pool', 'global_pool')
+  return _call(name, lambda: _LAYERS.GlobalAveragePooling2D(
+      keepdims=keepdims, name=name), inputs)
+
+
+@slim.add_arg_scope
+def fully_connected(inputs, num_outputs, activation_fn=tf.nn.relu,
+                    use_biases=True, biases_initializer_value=0.0,
+                    weight_decay=0.0, scope=None):
+  """`Dense` with Slim's fully_connected defaults."""
+  name = _full_name(scope, 'fully_connected')
+  return _call(name, lambda: _LAYERS.Dense(
+      num_outputs, activation=activation_fn, use_bias=use_biases,
+      kernel_initializer='glorot_uniform',
+      bias_initializer=tf_keras.initializers.Constant(
+          biases_initializer_value),
+      kernel_regularizer=_regularizer(weight_decay), name=name), inputs)
+
+
+def flatten(inputs, scope):
+  name = _full_name(scope or 'Flatten', 'Flatten')
+  return _call(name, lambda: _LAYERS.Flatten(name=name), inputs)
+
+
+def multiply(inputs, gates, scope):
+  name = _full_name(scope or 'multiply', 'multiply')
+  channels = gates.shape.as_list()[-1]
+  gates = _call(name + '/gates',
+                lambda: _LAYERS.Reshape((1, 1, channels), name=name + '/gates'),
+                gates)
+  return _call(name, lambda: _LAYERS.Multiply(name=name), [inputs, gates])

@@ -1,0 +1,146 @@
+"""The layer vocabulary written with raw `tf.nn` ops and explicit variables.
+
+Every variable is made with `tf.compat.v1.get_variable`, under the names and in
+the collections `slim` uses (`MODEL_VARIABLES`, `TRAINABLE_VARIABLES`,
+`REGULARIZATION_LOSSES`), and batch norm is written out: explicit
+`gamma/beta/moving_mean/moving_variance`, the fused kernel, and moving-average
+assign ops in `UPDATE_OPS`. Hyper-parameters come from `slim.arg_scope`
+(see `arg_scope`), so networks set them exactly as they do for Slim.
+"""
+from nets.tf_compat import slim, tf
+
+v1 = tf.compat.v1
+
+_MODEL_COLLECTIONS = (v1.GraphKeys.GLOBAL_VARIABLES,
+                      v1.GraphKeys.MODEL_VARIABLES)
+
+
+def arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon,
+              batch_norm_scale, activation_fn, use_batch_norm):
+  """Sets this style's hyper-parameters on its layer functions."""
+  with slim.arg_scope([conv2d, fully_connected], weight_decay=weight_decay):
+    with slim.arg_scope([conv2d], activation_fn=activation_fn,
+                        normalizer_fn=batch_norm if use_batch_norm else None):
+      with slim.arg_scope([batch_norm], decay=batch_norm_decay,
+                          epsilon=batch_norm_epsilon,
+                          scale=batch_norm_scale) as scope:
+        return scope
+
+
+def _model_variable(name, shape, initializer, trainable=True,
+                    weight_decay=0.0):
+  regularizer = None
+  if weight_decay and trainable:
+    def regularizer(tensor):
+      return tf.multiply(weight_decay, tf.nn.l2_loss(tensor),
+                         name='l2_regularizer')
+  return v1.get_variable(name, shape, initializer=initializer,
+                         regularizer=regularizer, trainable=trainable,
+                         collections=list(_MODEL_COLLECTIONS))
+
+
+def _he_normal():
+  # Slim's variance_scaling_initializer(): factor 2, fan-in, truncated normal.
+  return v1.initializers.variance_scaling(
+      scale=2.0, mode='fan_in', distribution='truncated_normal')
+
+
+def _pair(value):
+  return list(value) if isinstance(value, (list, tuple)) else [value, value]
+
+
+@slim.add_arg_scope
+def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
+           activation_fn=tf.nn.relu, normalizer_fn=None, weight_decay=0.0,
+           outputs_collections=None, scope=None):
+  """Conv (HWIO `weights`), then `BatchNorm` or `biases`, then activation."""
+  with v1.variable_scope(scope, 'Conv', [inputs]) as sc:
+    in_depth = inputs.shape.as_list()[-1]
+    weights = _model_variable(
+        'weights', _pair(kernel_size) + [in_depth, num_outputs],
+        _he_normal(), weight_decay=weight_decay)
+    outputs = tf.nn.convolution(inputs, weights, strides=_pair(stride),
+                                padding=padding, dilations=_pair(rate))
+    if normalizer_fn:
+      outputs = batch_norm(outputs)
+    else:
+      biases = _model_variable('biases', [num_outputs], v1.zeros_initializer())
+      outputs = tf.nn.bias_add(outputs, biases)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name,
+                                            outputs)
+
+
+@slim.add_arg_scope
+def batch_norm(inputs, decay=0.999, epsilon=0.001, scale=False,
+               is_training=True, activation_fn=None, scope=None):
+  """Fused batch norm with Slim's variables and moving-average updates."""
+  with v1.variable_scope(scope, 'BatchNorm', [inputs]):
+    depth = inputs.shape.as_list()[-1]
+    beta = _model_variable('beta', [depth], v1.zeros_initializer())
+    gamma = (_model_variable('gamma', [depth], v1.ones_initializer())
+             if scale else tf.ones([depth]))
+    moving_mean = _model_variable('moving_mean', [depth],
+                                  v1.zeros_initializer(), trainable=False)
+    moving_variance = _model_variable('moving_variance', [depth],
+                                      v1.ones_initializer(), trainable=False)
+    if is_training:
+      outputs, mean, variance = v1.nn.fused_batch_norm(
+          inputs, gamma, beta, epsilon=epsilon, is_training=True)
+      for moving, batch_value in ((moving_mean, mean),
+                                  (moving_variance, variance)):
+        update = v1.assign_sub(moving, (moving - batch_value) * (1.0 - decay))
+        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
+    else:
+      outputs, _, _ = v1.nn.fused_batch_norm(
+          inputs, gamma, beta, mean=moving_mean, variance=moving_variance,
+          epsilon=epsilon, is_training=False)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return outputs
+
+
+def max_pool2d(inputs, kernel_size, stride, padding, scope):
+  padding = padding or 'VALID'
+  with v1.name_scope(scope, 'MaxPool2D', [inputs]):
+    return tf.nn.max_pool2d(inputs, _pair(kernel_size), _pair(stride),
+                            padding)
+
+
+def global_avg_pool(inputs, keepdims, scope):
+  return tf.reduce_mean(inputs, [1, 2], keepdims=keepdims,
+                        name=scope or 'global_pool')
+
+
+@slim.add_arg_scope
+def fully_connected(inputs, num_outputs, activation_fn=tf.nn.relu,
+                    use_biases=True, biases_initializer_value=0.0,
+                    weight_decay=0.0, scope=None):
+  """matmul with `weights` [in, out] (+ `biases`), then activation."""
+  with v1.variable_scope(scope, 'fully_connected', [inputs]):
+    weights = _model_variable(
+        'weights', [inputs.shape.as_list()[-1], num_outputs],
+        v1.glorot_uniform_initializer(), weight_decay=weight_decay)
+    outputs = tf.matmul(inputs, weights)
+    if use_biases:
+      biases = _model_variable(
+          'biases', [num_outputs],
+          v1.constant_initializer(biases_initializer_value))
+      outputs = tf.nn.bias_add(outputs, biases)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return outputs
+
+
+def flatten(inputs, scope):
+  with v1.name_scope(scope, 'Flatten', [inputs]):
+    features = 1
+    for dim in inputs.shape.as_list()[1:]:
+      features *= dim
+    return tf.reshape(inputs, [-1, features])
+
+
+def multiply(inputs, gates, scope):
+  return tf.multiply(inputs, gates[:, tf.newaxis, tf.newaxis, :],
+                     name=scope or 'multiply')

@@ -1,0 +1,85 @@
+"""The layer vocabulary written with tf-slim layers under `slim.arg_scope`.
+
+Hyper-parameters live where Slim keeps them: in the arg_scope of
+`slim.conv2d`, `slim.batch_norm` and `slim.fully_connected` (see `arg_scope`).
+The functions here only translate the vocabulary's arguments.
+"""
+from nets.tf_compat import slim, tf
+
+_UNSET = object()
+
+
+def arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon,
+              batch_norm_scale, activation_fn, use_batch_norm):
+  """Slim's `resnet_arg_scope`, extended to the fully connected layers."""
+  regularizer = slim.l2_regularizer(weight_decay) if weight_decay else None
+  batch_norm_params = {
+      'decay': batch_norm_decay,
+      'epsilon': batch_norm_epsilon,
+      'scale': batch_norm_scale,
+      'updates_collections': tf.compat.v1.GraphKeys.UPDATE_OPS,
+      'fused': True,
+  }
+  with slim.arg_scope(
+      [slim.conv2d],
+      weights_regularizer=regularizer,
+      weights_initializer=slim.variance_scaling_initializer(),
+      activation_fn=activation_fn,
+      normalizer_fn=slim.batch_norm if use_batch_norm else None,
+      normalizer_params=batch_norm_params):
+    with slim.arg_scope([slim.batch_norm], **batch_norm_params):
+      with slim.arg_scope([slim.fully_connected],
+                          weights_regularizer=regularizer) as scope:
+        return scope
+
+
+def _overrides(**kwargs):
+  return {k: v for k, v in kwargs.items() if v is not _UNSET}
+
+
+def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
+           activation_fn=_UNSET, normalizer_fn=_UNSET,
+           outputs_collections=None, scope=None):
+  if normalizer_fn not in (None, _UNSET):
+    normalizer_fn = slim.batch_norm
+  return slim.conv2d(inputs, num_outputs, kernel_size, stride=stride,
+                     rate=rate, padding=padding, scope=scope,
+                     outputs_collections=outputs_collections,
+                     **_overrides(activation_fn=activation_fn,
+                                  normalizer_fn=normalizer_fn))
+
+
+@slim.add_arg_scope
+def batch_norm(inputs, is_training=True, activation_fn=None, scope=None):
+  return slim.batch_norm(inputs, is_training=is_training,
+                         activation_fn=activation_fn, scope=scope)
+
+
+def max_pool2d(inputs, kernel_size, stride, padding, scope):
+  # padding=None leaves it to slim.max_pool2d's own arg_scope (or 'VALID').
+  return slim.max_pool2d(inputs, kernel_size, stride=stride, scope=scope,
+                         **_overrides(padding=padding or _UNSET))
+
+
+def global_avg_pool(inputs, keepdims, scope):
+  return tf.reduce_mean(inputs, [1, 2], keepdims=keepdims,
+                        name=scope or 'global_pool')
+
+
+def fully_connected(inputs, num_outputs, activation_fn=tf.nn.relu,
+                    use_biases=True, biases_initializer_value=0.0, scope=None):
+  biases_initializer = (
+      tf.compat.v1.constant_initializer(biases_initializer_value)
+      if use_biases else None)
+  return slim.fully_connected(inputs, num_outputs, activation_fn=activation_fn,
+                              biases_initializer=biases_initializer,
+                              scope=scope)
+
+
+def flatten(inputs, scope):
+  return slim.flatten(inputs, scope=scope)
+
+
+def multiply(inputs, gates, scope):
+  return tf.multiply(inputs, gates[:, tf.newaxis, tf.newaxis, :],
+                     name=scope or 'multiply')

@@ -1,0 +1,96 @@
+"""Finds a network by name and builds it in a layer style.
+
+Example:
+
+    from nets import nets_factory
+    network_fn = nets_factory.get_network_fn(
+        'se_resnet_v1_50', num_classes=1000, is_training=False, style='raw',
+        se_ratio=8)
+    logits, end_points = network_fn(images)   # images: [N, 224, 224, 3]
+    network_fn.default_image_size             # 224
+"""
+import functools
+
+from nets import layers
+from nets import resnet_v1
+from nets import simple_cnn
+from nets.tf_compat import slim
+
+# Options of the arg scope (not of the builder) that users may set by name.
+ARG_SCOPE_OPTIONS = ('batch_norm_decay', 'batch_norm_epsilon',
+                     'batch_norm_scale', 'use_batch_norm', 'activation_fn')
+
+networks_map = dict(resnet_v1.BUILDERS, simple_cnn=simple_cnn.simple_cnn)
+
+arg_scopes_map = dict(
+    {name: resnet_v1.resnet_arg_scope for name in resnet_v1.BUILDERS},
+    simple_cnn=simple_cnn.simple_cnn_arg_scope)
+
+
+def network_names():
+  """The sorted list of known network names."""
+  return sorted(networks_map)
+
+
+def is_se_network(name):
+  return name.startswith('se_')
+
+
+def check_name(name):
+  """Raises ValueError naming the valid networks if `name` is unknown."""
+  if name not in networks_map:
+    raise ValueError('Unknown network name %r; valid names: %s' %
+                     (name, ', '.join(network_names())))
+
+
+def _split_options(name, model_options):
+  scope_options = {k: v for k, v in model_options.items()
+                   if k in ARG_SCOPE_OPTIONS}
+  builder_options = {k: v for k, v in model_options.items()
+                     if k not in ARG_SCOPE_OPTIONS}
+  se_options = set(builder_options) & set(resnet_v1.SE_OPTION_NAMES)
+  if se_options and not is_se_network(name):
+    raise ValueError('%s has no squeeze-and-excitation blocks, so %s do not '
+                     'apply; use se_%s' % (name, sorted(se_options), name))
+  return scope_options, builder_options
+
+
+def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
+                   style=layers.DEFAULT_STYLE, **model_options):
+  """Returns `network_fn(images, **kwargs) -> (logits, end_points)`.
+
+  Args:
+    name: a name from `network_names()`.
+    num_classes: number of logits; None or 0 for features only (ResNets).
+    weight_decay: L2 coefficient of the weights.
+    is_training: batch norm mode.
+    style: layer style, 'slim', 'raw' or 'keras'.
+    **model_options: builder keywords (e.g. `se_ratio`, `se_placement`,
+      `se_fc2_bias_init`, `se_blocks`, `se_use_biases`, `depth_multiplier`,
+      `output_stride`) and arg scope keywords (`batch_norm_decay`,
+      `batch_norm_epsilon`, `batch_norm_scale`, `use_batch_norm`).
+
+  Returns:
+    The network function, with attributes `default_image_size`, `name` and
+    `style`. It applies the network's arg scope itself.
+
+  Raises:
+    ValueError: unknown name or style, or SE options for a plain network.
+  """
+  check_name(name)
+  layers.get(style)  # Fails early, listing the styles.
+  scope_options, builder_options = _split_options(name, model_options)
+  builder = networks_map[name]
+  arg_scope_fn = arg_scopes_map[name]
+
+  @functools.wraps(builder)
+  def network_fn(images, **kwargs):
+    with slim.arg_scope(arg_scope_fn(weight_decay=weight_decay, style=style,
+                                     **scope_options)):
+      return builder(images, num_classes, is_training=is_training,
+                     **dict(builder_options, **kwargs))
+
+  network_fn.default_image_size = builder.default_image_size
+  network_fn.name = name
+  network_fn.style = style
+  return network_fn

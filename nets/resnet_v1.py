@@ -1,0 +1,343 @@
+"""ResNet v1 and SE-ResNet v1, written once over the layer vocabulary.
+
+The public API is that of Slim's `nets.resnet_v1` (tensorflow/models), so code
+written against it keeps working: `bottleneck`, `resnet_v1`, `resnet_v1_block`,
+`resnet_v1_50/101/152/200`, `resnet_arg_scope`. Variables, shapes and end
+points follow Slim's checkpoints exactly (`resnet_v1_50.ckpt` loads as is).
+
+SE-ResNet v1 (Hu et al., "Squeeze-and-Excitation Networks") is the same
+network with a squeeze-and-excitation block in the bottleneck units: pass a
+`SqueezeExcitation` spec to `resnet_v1_block`, or call `se_resnet_v1_50` etc.
+
+Example:
+
+    from nets import resnet_v1
+    with slim.arg_scope(resnet_v1.resnet_arg_scope(style='raw')):
+      logits, end_points = resnet_v1.se_resnet_v1_50(
+          images, num_classes=1000, is_training=False, se_ratio=16)
+"""
+import collections
+
+from nets import layers
+from nets import resnet_utils
+from nets.tf_compat import slim, tf
+
+v1 = tf.compat.v1
+
+resnet_arg_scope = resnet_utils.resnet_arg_scope
+
+# Units per block (block1..block4) of each registered depth. 14 and 26 are
+# small bottleneck ResNets (as timm's resnet14t/resnet26) for demos and tests.
+UNITS_PER_BLOCK = {
+    14: (1, 1, 1, 1),
+    26: (2, 2, 2, 2),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+    200: (3, 24, 36, 3),
+}
+BASE_DEPTHS = (64, 128, 256, 512)
+BLOCK_STRIDES = (2, 2, 2, 1)
+
+
+class SqueezeExcitation(collections.namedtuple(
+    'SqueezeExcitation', ['ratio', 'use_biases', 'placement', 'fc2_bias_init'])):
+  """What a unit's squeeze-and-excitation block looks like (data, no code).
+
+  Attributes:
+    ratio: reduction ratio r; the hidden layer has `C // r` units (at least 1).
+    use_biases: whether the two fully connected layers have biases.
+    placement: where the block sits in the unit (SENet paper, Fig. 5):
+      'standard' scales the residual branch before the addition;
+      'pre' scales the unit's input of the residual branch;
+      'post' scales the unit's output, after the addition and ReLU;
+      'identity' scales the shortcut, in parallel to the residual branch.
+    fc2_bias_init: initial bias of the second layer; sigmoid(b) is the gates'
+      starting value when the first layer's output is small.
+  """
+
+  def __new__(cls, ratio=16, use_biases=True, placement='standard',
+              fc2_bias_init=0.0):
+    if placement not in layers.SE_PLACEMENTS:
+      raise ValueError('Unknown SE placement %r; valid placements: %s' %
+                       (placement, ', '.join(layers.SE_PLACEMENTS)))
+    if ratio < 1:
+      raise ValueError('The SE reduction ratio must be >= 1, got %r' % ratio)
+    return super().__new__(cls, ratio, use_biases, placement, fc2_bias_init)
+
+
+def _excite(net, squeeze_excitation):
+  return layers.squeeze_excitation(
+      net, ratio=squeeze_excitation.ratio,
+      use_biases=squeeze_excitation.use_biases,
+      fc2_bias_init=squeeze_excitation.fc2_bias_init, scope='se')
+
+
+@slim.add_arg_scope
+def bottleneck(inputs,
+               depth,
+               depth_bottleneck,
+               stride,
+               rate=1,
+               outputs_collections=None,
+               scope=None,
+               use_bounded_activations=False,
+               squeeze_excitation=None):
+  """The ResNet v1 bottleneck unit (BN after each conv), optionally with SE.
+
+  Args:
+    inputs: [batch, height, width, channels] tensor.
+    depth: output depth of the unit.
+    depth_bottleneck: depth of the 1x1 and 3x3 convs inside.
+    stride: the unit's stride, carried by the 3x3 conv (and the shortcut).
+    rate: atrous rate of the 3x3 conv.
+    outputs_collections: collection receiving the unit's and convs' outputs.
+    scope: variable scope (default 'bottleneck_v1').
+    use_bounded_activations: ReLU6 and clipping, as in Slim, for quantization.
+    squeeze_excitation: a `SqueezeExcitation`, or None for plain ResNet.
+
+  Returns:
+    The unit's output tensor.
+  """
+  with v1.variable_scope(scope, 'bottleneck_v1', [inputs]) as sc:
+    depth_in = inputs.shape.as_list()[-1]
+    if depth == depth_in:
+      shortcut = resnet_utils.subsample(inputs, stride, 'shortcut')
+    else:
+      shortcut = layers.conv2d(
+          inputs, depth, [1, 1], stride=stride,
+          activation_fn=tf.nn.relu6 if use_bounded_activations else None,
+          scope='shortcut')
+    se = squeeze_excitation
+    placement = se.placement if se else None
+
+    residual = inputs
+    if placement == 'pre':
+      residual = _excite(residual, se)
+    residual = layers.conv2d(residual, depth_bottleneck, [1, 1], stride=1,
+                             scope='conv1')
+    residual = resnet_utils.conv2d_same(residual, depth_bottleneck, 3, stride,
+                                        rate=rate, scope='conv2')
+    residual = layers.conv2d(residual, depth, [1, 1], stride=1,
+                             activation_fn=None, scope='conv3')
+    if placement == 'standard':
+      residual = _excite(residual, se)
+    elif placement == 'identity':
+      shortcut = _excite(shortcut, se)
+
+    if use_bounded_activations:
+      residual = tf.clip_by_value(residual, -6.0, 6.0)
+      output = tf.nn.relu6(shortcut + residual)
+    else:
+      output = tf.nn.relu(shortcut + residual)
+    if placement == 'post':
+      output = _excite(output, se)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name,
+                                            output)
+
+
+def resnet_v1(inputs,
+              blocks,
+              num_classes=None,
+              is_training=True,
+              global_pool=True,
+              output_stride=None,
+              include_root_block=True,
+              spatial_squeeze=True,
+              store_non_strided_activations=False,
+              reuse=None,
+              scope=None):
+  """The generic ResNet v1 (and SE-ResNet v1) builder.
+
+  Args:
+    inputs: [batch, height, width, channels] images; batch and spatial size
+      may be unknown.
+    blocks: list of `resnet_utils.Block`, e.g. from `resnet_v1_block`.
+    num_classes: logits size; None or 0 returns the features before logits.
+    is_training: batch norm mode.
+    global_pool: mean over height and width before the logits; False keeps
+      the network fully convolutional.
+    output_stride: None, or the ratio of input to output resolution (a
+      multiple of 4 with the root block) reached with atrous convolution.
+    include_root_block: conv1 (7x7/2) and pool1 (3x3/2) before the blocks.
+    spatial_squeeze: squeeze the [N,1,1,C] logits to [N,C].
+    store_non_strided_activations: see `resnet_utils.stack_blocks_dense`.
+    reuse: reuse the variables of an earlier call with the same scope.
+    scope: variable scope.
+
+  Returns:
+    (net, end_points): logits (or features), and a dict of named activations.
+
+  Raises:
+    ValueError: if `output_stride` is not reachable.
+  """
+  with v1.variable_scope(scope, 'resnet_v1', [inputs], reuse=reuse) as sc:
+    end_points_collection = sc.original_name_scope + '_end_points'
+    with slim.arg_scope([layers.conv2d, bottleneck,
+                         resnet_utils.stack_blocks_dense],
+                        outputs_collections=end_points_collection), \
+         slim.arg_scope(layers.training_scope(is_training)):
+      net = inputs
+      if include_root_block:
+        if output_stride is not None:
+          if output_stride % 4 != 0:
+            raise ValueError('The output_stride needs to be a multiple of 4.')
+          output_stride //= 4
+        net = resnet_utils.conv2d_same(net, 64, 7, stride=2, scope='conv1')
+        net = layers.max_pool2d(net, [3, 3], stride=2, scope='pool1')
+      net = resnet_utils.stack_blocks_dense(net, blocks, output_stride,
+                                            store_non_strided_activations)
+      end_points = slim.utils.convert_collection_to_dict(end_points_collection)
+      if global_pool:
+        net = layers.global_avg_pool(net, keepdims=True, scope='pool5')
+        end_points['global_pool'] = net
+      if num_classes:
+        net = layers.conv2d(net, num_classes, [1, 1], activation_fn=None,
+                            normalizer_fn=None, scope='logits')
+        end_points[sc.name + '/logits'] = net
+        if spatial_squeeze:
+          net = tf.squeeze(net, [1, 2], name='SpatialSqueeze')
+          end_points[sc.name + '/spatial_squeeze'] = net
+        end_points['predictions'] = tf.nn.softmax(net, name='predictions')
+      return net, end_points
+
+
+resnet_v1.default_image_size = 224
+
+
+def resnet_v1_block(scope, base_depth, num_units, stride,
+                    squeeze_excitation=None):
+  """A block of `num_units` bottlenecks; the last one carries `stride`.
+
+  Args:
+    scope: the block's scope, e.g. 'block1'.
+    base_depth: bottleneck width; the output depth is 4x.
+    num_units: number of units.
+    stride: stride of the last unit (the first units have stride 1).
+    squeeze_excitation: a `SqueezeExcitation` for every unit, or None.
+
+  Returns:
+    A `resnet_utils.Block`.
+  """
+  unit = {'depth': base_depth * 4, 'depth_bottleneck': base_depth,
+          'squeeze_excitation': squeeze_excitation}
+  return resnet_utils.Block(
+      scope, bottleneck,
+      [dict(unit, stride=1)] * (num_units - 1) + [dict(unit, stride=stride)])
+
+
+def resnet_v1_blocks(depth, depth_multiplier=1.0, min_base_depth=8,
+                     squeeze_excitation=None, se_blocks=None):
+  """The four blocks of a registered depth, as data.
+
+  Args:
+    depth: a key of `UNITS_PER_BLOCK`.
+    depth_multiplier: scales every bottleneck width (floor `min_base_depth`).
+    min_base_depth: smallest width after scaling.
+    squeeze_excitation: `SqueezeExcitation` spec, or None for plain ResNet.
+    se_blocks: which blocks carry SE: None for all, else block numbers
+      (1..4) or names ('block1'..'block4').
+
+  Returns:
+    A list of four `resnet_utils.Block`.
+  """
+  if depth not in UNITS_PER_BLOCK:
+    raise ValueError('Unknown ResNet depth %r; valid depths: %s' %
+                     (depth, ', '.join(map(str, sorted(UNITS_PER_BLOCK)))))
+  names = ['block%d' % (i + 1) for i in range(4)]
+  chosen = set(names) if se_blocks is None else {
+      b if isinstance(b, str) else 'block%d' % b for b in se_blocks}
+  if not chosen <= set(names):
+    raise ValueError('Unknown SE blocks %s; valid blocks: 1-4 or %s' %
+                     (sorted(chosen - set(names)), ', '.join(names)))
+  return [
+      resnet_v1_block(
+          name, max(int(base * depth_multiplier), min_base_depth), units,
+          stride, squeeze_excitation if name in chosen else None)
+      for name, base, units, stride in zip(
+          names, BASE_DEPTHS, UNITS_PER_BLOCK[depth], BLOCK_STRIDES)
+  ]
+
+
+def _make_builder(depth, with_se):
+  """Makes `resnet_v1_<depth>` or `se_resnet_v1_<depth>` from the table."""
+  name = ('se_resnet_v1_%d' if with_se else 'resnet_v1_%d') % depth
+
+  def builder(inputs,
+              num_classes=None,
+              is_training=True,
+              global_pool=True,
+              output_stride=None,
+              spatial_squeeze=True,
+              store_non_strided_activations=False,
+              min_base_depth=8,
+              depth_multiplier=1,
+              reuse=None,
+              scope=name,
+              **se_options):
+    if with_se:
+      squeeze_excitation, se_blocks = se_spec(**se_options)
+    elif se_options:
+      raise TypeError('%s() got unexpected keyword arguments %s (SE options '
+                      'are for se_resnet_v1_*)' % (name, sorted(se_options)))
+    else:
+      squeeze_excitation, se_blocks = None, None
+    blocks = resnet_v1_blocks(depth, depth_multiplier, min_base_depth,
+                              squeeze_excitation, se_blocks)
+    return resnet_v1(inputs, blocks, num_classes, is_training,
+                     global_pool=global_pool, output_stride=output_stride,
+                     include_root_block=True, spatial_squeeze=spatial_squeeze,
+                     store_non_strided_activations=store_non_strided_activations,
+                     reuse=reuse, scope=scope)
+
+  builder.__name__ = builder.__qualname__ = name
+  builder.__doc__ = (
+      '%s%s-layer ResNet v1 (units per block %s). Arguments and return value '
+      'as `resnet_v1()`%s.' % (
+          'Squeeze-and-excitation ' if with_se else '', depth,
+          UNITS_PER_BLOCK[depth],
+          '; SE options as `se_spec()`' if with_se else ''))
+  builder.default_image_size = resnet_v1.default_image_size
+  return builder
+
+
+def se_spec(se_ratio=16, se_use_biases=True, se_placement='standard',
+            se_fc2_bias_init=0.0, se_blocks=None):
+  """Turns the SE keyword options of `se_resnet_v1_*` into a spec.
+
+  Args:
+    se_ratio: reduction ratio r (default 16, as in the paper).
+    se_use_biases: biases in the two FC layers (default True).
+    se_placement: 'standard' (default), 'pre', 'post' or 'identity'.
+    se_fc2_bias_init: initial fc2 bias (default 0.0; e.g. 5.0 to start with
+      gates near 1 when warm-starting from a plain ResNet checkpoint).
+    se_blocks: None (all blocks) or block numbers/names that carry SE.
+
+  Returns:
+    (SqueezeExcitation, se_blocks)
+  """
+  return (SqueezeExcitation(se_ratio, se_use_biases, se_placement,
+                            se_fc2_bias_init), se_blocks)
+
+
+SE_OPTION_NAMES = ('se_ratio', 'se_use_biases', 'se_placement',
+                   'se_fc2_bias_init', 'se_blocks')
+
+resnet_v1_14 = _make_builder(14, with_se=False)
+resnet_v1_26 = _make_builder(26, with_se=False)
+resnet_v1_50 = _make_builder(50, with_se=False)
+resnet_v1_101 = _make_builder(101, with_se=False)
+resnet_v1_152 = _make_builder(152, with_se=False)
+resnet_v1_200 = _make_builder(200, with_se=False)
+se_resnet_v1_14 = _make_builder(14, with_se=True)
+se_resnet_v1_26 = _make_builder(26, with_se=True)
+se_resnet_v1_50 = _make_builder(50, with_se=True)
+se_resnet_v1_101 = _make_builder(101, with_se=True)
+se_resnet_v1_152 = _make_builder(152, with_se=True)
+se_resnet_v1_200 = _make_builder(200, with_se=True)
+
+# name -> builder, for the factory.
+BUILDERS = {fn.__name__: fn for fn in (
+    resnet_v1_14, resnet_v1_26, resnet_v1_50, resnet_v1_101, resnet_v1_152,
+    resnet_v1_200, se_resnet_v1_14, se_resnet_v1_26, se_resnet_v1_50,
+    se_resnet_v1_101, se_resnet_v1_152, se_resnet_v1_200)}
