@@ -1,0 +1,238 @@
+"""Restoring Slim checkpoints into any layer style, with a report.
+
+Three things go wrong when a checkpoint meets a graph, and each is named here
+before anything is restored: variables the graph has and the checkpoint lacks
+(*missing*), tensors the checkpoint has and the graph does not use (*unused*),
+and tensors whose shape differs (*mismatched*; resource variables would take
+the wrong shape silently, TF_COMPAT.md §7).
+
+Names: a Keras-style variable `<scope>/kernel` or `<scope>/bias` is stored as
+Slim's `<scope>/weights` / `<scope>/biases` (`keras_to_slim_name`), so one
+checkpoint serves all three styles. A checkpoint's model scope can be mapped
+onto another (`resnet_v1_50` -> `se_resnet_v1_50`).
+
+Example (warm-start SE-ResNet-50 from Slim's ResNet-50, new logits):
+
+    init_fn, report = checkpoints.warm_start_fn(
+        'resnet_v1_50.ckpt', v1.global_variables(),
+        checkpoint_model_scope='resnet_v1_50', model_scope='se_resnet_v1_50',
+        exclude_scopes=['se_resnet_v1_50/logits'])
+    print(report.summary())
+    init_fn(session)      # after the global initializer
+"""
+import dataclasses
+import re
+from typing import List, Tuple
+
+from nets.tf_compat import tf
+
+v1 = tf.compat.v1
+
+_KERAS_SUFFIXES = ((re.compile(r'/kernel$'), '/weights'),
+                   (re.compile(r'/bias$'), '/biases'))
+
+
+def keras_to_slim_name(name):
+  """'a/conv1/kernel' -> 'a/conv1/weights', 'a/fc/bias' -> 'a/fc/biases'.
+
+  Batch norm needs no mapping: Keras' BatchNormalization named
+  `<conv>/BatchNorm` already has Slim's `gamma/beta/moving_mean/
+  moving_variance`. Slim names are left as they are.
+  """
+  name = name.split(':')[0]
+  for pattern, replacement in _KERAS_SUFFIXES:
+    name = pattern.sub(replacement, name)
+  return name
+
+
+def slim_name(variable):
+  """The Slim checkpoint name of a graph variable of any style."""
+  return keras_to_slim_name(variable.op.name)
+
+
+def slim_named_variables(variables):
+  """{slim name: variable}, e.g. for a `Saver` that writes Slim names."""
+  return {slim_name(v): v for v in variables}
+
+
+class CheckpointMismatchError(ValueError):
+  """A checkpoint does not fit the graph; the message says how."""
+
+
+@dataclasses.dataclass
+class RestoreReport:
+  """What a restore did; names are Slim names in the graph's scope, except
+  `restored`, `unused` and `mismatched`, which use checkpoint names."""
+  checkpoint: str
+  restored: List[str] = dataclasses.field(default_factory=list)
+  fresh: List[str] = dataclasses.field(default_factory=list)
+  excluded: List[str] = dataclasses.field(default_factory=list)
+  unused: List[str] = dataclasses.field(default_factory=list)
+  mismatched: List[Tuple[str, list, list]] = dataclasses.field(
+      default_factory=list)  # (name, checkpoint shape, graph shape)
+
+  def summary(self, max_names=8):
+    """A few readable lines for the log."""
+    def names(items):
+      shown = ', '.join(items[:max_names])
+      more = len(items) - max_names
+      return shown + (' ... (+%d more)' % more if more > 0 else '')
+    lines = ['Restored %d variables from %s' % (len(self.restored),
+                                                self.checkpoint)]
+    for label, items in (('initialised fresh', self.fresh),
+                         ('excluded (fresh)', self.excluded),
+                         ('unused in the checkpoint', self.unused)):
+      if items:
+        lines.append('  %s (%d): %s' % (label, len(items), names(items)))
+    for name, ckpt_shape, graph_shape in self.mismatched:
+      lines.append('  shape mismatch: %s checkpoint %s vs graph %s' %
+                   (name, ckpt_shape, graph_shape))
+    return '\n'.join(lines)
+
+
+def resolve_checkpoint(path):
+  """A checkpoint prefix from a file prefix or a directory (its latest)."""
+  if tf.io.gfile.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    if not latest:
+      raise CheckpointMismatchError('No checkpoint found in directory %s' %
+                                    path)
+    return latest
+  if not tf.io.gfile.glob(path + '*'):
+    raise CheckpointMismatchError('No checkpoint at %s' % path)
+  return path
+
+
+def _in_scopes(name, scopes):
+  return any(name == s or name.startswith(s.rstrip('/') + '/') for s in scopes)
+
+
+def _map_scope(name, model_scope, checkpoint_model_scope):
+  if model_scope is None or checkpoint_model_scope is None:
+    return name
+  if name == model_scope or name.startswith(model_scope + '/'):
+    return checkpoint_model_scope + name[len(model_scope):]
+  return name
+
+
+def plan_restore(checkpoint_path, variables, checkpoint_model_scope=None,
+                 model_scope=None, exclude_scopes=(), ignore_missing_vars=False,
+                 fresh_scopes=()):
+  """Matches graph variables to checkpoint tensors; restores nothing.
+
+  Args:
+    checkpoint_path: a checkpoint prefix or a directory.
+    variables: graph variables to consider (any style).
+    checkpoint_model_scope: the model scope used in the checkpoint, e.g.
+      'resnet_v1_50'; with `model_scope` it replaces that prefix of names.
+    model_scope: the graph's model scope, e.g. 'se_resnet_v1_50'.
+    exclude_scopes: graph scopes left freshly initialised (e.g. the logits).
+      Each must match some variable, or the call fails naming the scopes
+      that exist.
+    ignore_missing_vars: report graph variables absent from the checkpoint as
+      fresh instead of failing.
+    fresh_scopes: graph sub-scope names (matched anywhere in the name, e.g.
+      '/se/') expected to be absent and left fresh (SE blocks when warm
+      starting from a plain ResNet).
+
+  Returns:
+    ({checkpoint name: variable}, RestoreReport)
+
+  Raises:
+    CheckpointMismatchError: missing variables, shape mismatches, unknown
+      scopes, with the names and what to pass.
+  """
+  checkpoint = resolve_checkpoint(checkpoint_path)
+  shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
+  report = RestoreReport(checkpoint=checkpoint)
+  if (checkpoint_model_scope and model_scope and not any(
+      n.startswith(checkpoint_model_scope + '/') for n in shapes)):
+    found = sorted({n.split('/')[0] for n in shapes})
+    raise CheckpointMismatchError(
+        'Checkpoint %s has no variables under scope %r; its top-level scopes '
+        'are: %s' % (checkpoint, checkpoint_model_scope, ', '.join(found)))
+  names = [v.op.name for v in variables]
+  for scope in exclude_scopes:
+    if not any(_in_scopes(n, [scope]) for n in names):
+      tops = sorted({'/'.join(n.split('/')[:2]) for n in names})
+      raise CheckpointMismatchError(
+          'Exclude scope %r matches no variable of the model; scopes that '
+          'exist include: %s' % (scope, ', '.join(tops[:12])))
+
+  var_map, missing = {}, []
+  for variable in variables:
+    name = variable.op.name
+    if _in_scopes(name, exclude_scopes):
+      report.excluded.append(slim_name(variable))
+      continue
+    key = _map_scope(slim_name(variable), model_scope, checkpoint_model_scope)
+    if key not in shapes:
+      if ignore_missing_vars or any(s in name for s in fresh_scopes):
+        report.fresh.append(slim_name(variable))
+      else:
+        missing.append(key)
+      continue
+    graph_shape = variable.shape.as_list()
+    if shapes[key] != graph_shape:
+      report.mismatched.append((key, shapes[key], graph_shape))
+      continue
+    var_map[key] = variable
+    report.restored.append(key)
+  report.unused = sorted(set(shapes) - set(var_map) - {
+      n for n in shapes if n == 'global_step' or '/ExponentialMovingAverage'
+      in n or '/Momentum' in n or '/Adam' in n or '/RMSProp' in n})
+  _raise_if_unfit(report, missing)
+  return var_map, report
+
+
+def _raise_if_unfit(report, missing):
+  problems = []
+  if missing:
+    problems.append('%d variables of the model are missing from the '
+                    'checkpoint: %s%s' % (
+                        len(missing), ', '.join(missing[:10]),
+                        ' ...' if len(missing) > 10 else ''))
+  for name, ckpt_shape, graph_shape in report.mismatched:
+    hint = ''
+    if name.endswith(('logits/weights', 'logits/biases')):
+      if ckpt_shape[-1] == graph_shape[-1] + 1:
+        hint = (' (the checkpoint has one class more: pass '
+                '--labels_offset=1 or exclude the logits)')
+      elif ckpt_shape[-1] + 1 == graph_shape[-1]:
+        hint = (' (the checkpoint has one class less: pass '
+                '--labels_offset=1 or exclude the logits)')
+      else:
+        hint = ' (exclude the logits scope to train new ones)'
+    problems.append('shape mismatch for %s: checkpoint %s, model %s%s' %
+                    (name, ckpt_shape, graph_shape, hint))
+  if problems:
+    raise CheckpointMismatchError(
+        'Checkpoint %s does not fit the model:\n  %s\nUnused in the '
+        'checkpoint: %s' % (report.checkpoint, '\n  '.join(problems),
+                            ', '.join(report.unused[:10]) or 'none'))
+
+
+def warm_start_fn(checkpoint_path, variables, **plan_kwargs):
+  """Plans a restore and returns `(init_fn(session), RestoreReport)`.
+
+  `init_fn` restores the matched variables; run it after the initializer
+  (or pass it as `Scaffold(init_fn=lambda scaffold, sess: init_fn(sess))`).
+  Keyword arguments are those of `plan_restore`.
+  """
+  var_map, report = plan_restore(checkpoint_path, variables, **plan_kwargs)
+  saver = v1.train.Saver(var_map, reshape=False) if var_map else None
+
+  def init_fn(session):
+    if saver is not None:
+      saver.restore(session, report.checkpoint)
+
+  return init_fn, report
+
+
+def restore(session, checkpoint_path, variables=None, **plan_kwargs):
+  """Restores `variables` (default: all global ones) and returns the report."""
+  if variables is None:
+    variables = v1.global_variables()
+  init_fn, report = warm_start_fn(checkpoint_path, variables, **plan_kwargs)
+  init_fn(session)
+  return report
