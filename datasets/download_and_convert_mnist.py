@@ -46,6 +46,15 @@ def _read_gz(path):
                               (path, e)) from None
 
 
+def _check_magic(path, data, expected, what):
+  if len(data) < 4:
+    raise errors.DatasetError('%s: too short for an IDX file' % path)
+  (magic,) = struct.unpack('>I', data[:4])
+  if magic != expected:
+    raise errors.DatasetError('%s: IDX magic %d, expected %d (%s)' %
+                              (path, magic, expected, what))
+
+
 def read_images(path):
   """Reads a gzip'ed IDX image file; returns uint8 [N, rows, cols, 1].
 
@@ -53,12 +62,10 @@ def read_images(path):
     images = read_images('t10k-images-idx3-ubyte.gz')   # [10000, 28, 28, 1]
   """
   data = _read_gz(path)
+  _check_magic(path, data, IMAGES_MAGIC, 'images')
   if len(data) < 16:
     raise errors.DatasetError('%s: too short for an IDX image header' % path)
-  magic, count, rows, cols = struct.unpack('>IIII', data[:16])
-  if magic != IMAGES_MAGIC:
-    raise errors.DatasetError('%s: IDX magic %d, expected %d (images)' %
-                              (path, magic, IMAGES_MAGIC))
+  _, count, rows, cols = struct.unpack('>IIII', data[:16])
   expected = count * rows * cols
   if len(data) - 16 < expected:
     raise errors.DatasetError('%s: truncated, %d of %d pixel bytes' %
@@ -74,12 +81,10 @@ def read_labels(path):
     labels = read_labels('t10k-labels-idx1-ubyte.gz')
   """
   data = _read_gz(path)
+  _check_magic(path, data, LABELS_MAGIC, 'labels')
   if len(data) < 8:
     raise errors.DatasetError('%s: too short for an IDX label header' % path)
-  magic, count = struct.unpack('>II', data[:8])
-  if magic != LABELS_MAGIC:
-    raise errors.DatasetError('%s: IDX magic %d, expected %d (labels)' %
-                              (path, magic, LABELS_MAGIC))
+  _, count = struct.unpack('>II', data[:8])
   if len(data) - 8 < count:
     raise errors.DatasetError('%s: truncated, %d of %d labels' %
                               (path, len(data) - 8, count))

@@ -205,7 +205,8 @@ def make_dataset(dataset,
     ds = tf.data.TFRecordDataset(files, buffer_size=_READ_BUFFER_BYTES)
   else:
     ds = ds.interleave(
-        lambda path: tf.data.TFRecordDataset(path, _READ_BUFFER_BYTES),
+        lambda path: tf.data.TFRecordDataset(
+            path, buffer_size=_READ_BUFFER_BYTES),
         cycle_length=min(len(files), cycle_length or 8),
         block_length=1,
         num_parallel_calls=AUTOTUNE,

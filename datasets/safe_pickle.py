@@ -7,6 +7,8 @@ arrays need and nothing else:
 
 * `numpy.core.multiarray._reconstruct` (and numpy 2's `numpy._core...`),
 * `numpy.ndarray` and `numpy.dtype`,
+* `numpy.core.numeric._frombuffer` (numpy 2: `numpy._core...`), which numpy
+  uses instead of `_reconstruct` under pickle protocol 5,
 * `_codecs.encode`, which Python 3 uses for bytes in protocol-2 pickles, and
   only with the latin-1 codec.
 
@@ -24,8 +26,10 @@ from datasets import errors
 
 try:  # numpy >= 2
   from numpy._core import multiarray as _multiarray  # pylint: disable=g-import-not-at-top
+  from numpy._core import numeric as _numeric  # pylint: disable=g-import-not-at-top
 except ImportError:  # numpy 1.x
   from numpy.core import multiarray as _multiarray  # pylint: disable=g-import-not-at-top
+  from numpy.core import numeric as _numeric  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top,g-bad-import-order
 
 _LATIN1 = frozenset(['latin1', 'latin-1', 'iso-8859-1', 'iso8859-1', 'l1'])
@@ -43,6 +47,8 @@ def _latin1_encode(text, encoding='utf-8'):
 ALLOWED_GLOBALS = {
     ('numpy.core.multiarray', '_reconstruct'): _multiarray._reconstruct,  # pylint: disable=protected-access
     ('numpy._core.multiarray', '_reconstruct'): _multiarray._reconstruct,  # pylint: disable=protected-access
+    ('numpy.core.numeric', '_frombuffer'): _numeric._frombuffer,  # pylint: disable=protected-access
+    ('numpy._core.numeric', '_frombuffer'): _numeric._frombuffer,  # pylint: disable=protected-access
     ('numpy', 'ndarray'): np.ndarray,
     ('numpy', 'dtype'): np.dtype,
     ('_codecs', 'encode'): _latin1_encode,

@@ -1,0 +1,72 @@
+r"""Downloads and converts a dataset to Slim-format TFRecords.
+
+Usage:
+  # The embedded dataset (scikit-learn's handwritten digits, no network):
+  python download_and_convert_data.py --dataset_name=digits \
+      --dataset_dir=/tmp/digits
+
+  # From the canonical URL:
+  python download_and_convert_data.py --dataset_name=cifar10 \
+      --dataset_dir=/tmp/cifar10
+
+  # From an archive downloaded elsewhere (no internet here):
+  python download_and_convert_data.py --dataset_name=flowers \
+      --dataset_dir=/tmp/flowers --archive_path=/dl/flower_photos.tgz
+  python download_and_convert_data.py --dataset_name=mnist \
+      --dataset_dir=/tmp/mnist --archive_path=/dl/mnist  # the 4 .gz files
+
+A conversion whose outputs already exist is skipped.
+"""
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from datasets import converters
+from datasets import errors
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum('dataset_name', None, converters.CONVERTER_NAMES,
+                  'The dataset to convert.')
+flags.DEFINE_string('dataset_dir', None,
+                    'Where the TFRecords and labels.txt are written.')
+flags.DEFINE_string(
+    'archive_path', None,
+    'A local copy of the source: cifar-10-python.tar.gz (cifar10), '
+    'flower_photos.tgz (flowers), or the directory holding the four .gz '
+    'files (mnist). Default: download it. Unused for digits.')
+flags.DEFINE_string('source_url', None,
+                    'Override the canonical download URL (a mirror or a '
+                    'file:// URL); for mnist, the base URL of the four files.')
+flags.DEFINE_integer('num_validation', None,
+                     'flowers only: photos in the validation split '
+                     '(default 350, as Slim).')
+flags.mark_flags_as_required(['dataset_name', 'dataset_dir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
+  logging.set_verbosity(logging.INFO)
+  kwargs = {}
+  if FLAGS.num_validation is not None:
+    if FLAGS.dataset_name != 'flowers':
+      raise app.UsageError('--num_validation is for --dataset_name=flowers')
+    kwargs['num_validation'] = FLAGS.num_validation
+  try:
+    counts = converters.convert(FLAGS.dataset_name, FLAGS.dataset_dir,
+                                archive_path=FLAGS.archive_path,
+                                source_url=FLAGS.source_url, **kwargs)
+  except errors.DatasetError as e:
+    print('error: %s' % e, file=sys.stderr)
+    return 1
+  print('%s in %s: %s' % (FLAGS.dataset_name, FLAGS.dataset_dir,
+                          ', '.join('%s %d' % kv for kv in sorted(
+                              counts.items()))))
+  return 0
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,108 @@
+"""Picks the preprocessing for a model (or style) name, as Slim's factory.
+
+    fn = get_preprocessing('se_resnet_v1_50', is_training=True)
+    image = fn(uint8_image, 224, 224)          # VGG-style, means subtracted
+
+Styles:
+* vgg: `vgg`, `vgg_a`, `vgg_16`, `vgg_19` and every `resnet_v1_*`,
+  `se_resnet_v1_*` and `resnet_v2_*` name (Slim's ResNet checkpoints were
+  trained with it);
+* inception: `inception`, `inception_v1..v4`, `inception_resnet_v2`,
+  `mobilenet_v1`, `mobilenet_v2` (any `inception*`/`mobilenet*` name);
+* small images (digits/MNIST/CIFAR to the network's size, grayscale to RGB,
+  values in [-1, 1]): `small`, `digits`, `mnist`, `lenet`, `simple_cnn`;
+  and `cifarnet`/`cifar10`, which also flip at random when training.
+"""
+import functools
+
+from preprocessing import inception_preprocessing
+from preprocessing import small_image_preprocessing
+from preprocessing import vgg_preprocessing
+
+_VGG = vgg_preprocessing.preprocess_image
+_INCEPTION = inception_preprocessing.preprocess_image
+_SMALL = small_image_preprocessing.preprocess_image
+_SMALL_FLIP = functools.partial(_SMALL, random_flip=True)
+
+PREPROCESSING_FNS = {
+    'vgg': _VGG,
+    'vgg_a': _VGG,
+    'vgg_16': _VGG,
+    'vgg_19': _VGG,
+    'inception': _INCEPTION,
+    'inception_v1': _INCEPTION,
+    'inception_v2': _INCEPTION,
+    'inception_v3': _INCEPTION,
+    'inception_v4': _INCEPTION,
+    'inception_resnet_v2': _INCEPTION,
+    'mobilenet_v1': _INCEPTION,
+    'mobilenet_v2': _INCEPTION,
+    'small': _SMALL,
+    'digits': _SMALL,
+    'mnist': _SMALL,
+    'lenet': _SMALL,
+    'simple_cnn': _SMALL,
+    'cifarnet': _SMALL_FLIP,
+    'cifar10': _SMALL_FLIP,
+}
+PREPROCESSING_FNS.update({
+    '%s_%d' % (family, depth): _VGG
+    for family in ('resnet_v1', 'se_resnet_v1', 'resnet_v2')
+    for depth in (50, 101, 152, 200)
+})
+
+# Any name with one of these prefixes is served by that style.
+PREFIX_RULES = (
+    ('resnet_v1_', _VGG),
+    ('se_resnet_v1_', _VGG),
+    ('resnet_v2_', _VGG),
+    ('inception', _INCEPTION),
+    ('mobilenet', _INCEPTION),
+)
+
+PREPROCESSING_NAMES = sorted(PREPROCESSING_FNS)
+
+
+def _lookup(name):
+  if name in PREPROCESSING_FNS:
+    return PREPROCESSING_FNS[name]
+  for prefix, fn in PREFIX_RULES:
+    if name.startswith(prefix):
+      return fn
+  raise ValueError(
+      'unknown preprocessing %r; valid names: %s (and any name starting with '
+      '%s)' % (name, ', '.join(PREPROCESSING_NAMES),
+               ', '.join(p for p, _ in PREFIX_RULES)))
+
+
+def get_preprocessing(name, is_training=False, use_grayscale=False):
+  """Returns `fn(image, output_height, output_width, **kwargs)` for a name.
+
+  Args:
+    name: a model name (e.g. 'se_resnet_v1_50') or a style name ('vgg',
+      'inception', 'small', 'digits', 'cifarnet', 'simple_cnn', ...).
+    is_training: training (random) or evaluation (deterministic) mode.
+    use_grayscale: produce one channel instead of RGB.
+
+  Returns:
+    A function taking a uint8 [H, W, 1 or 3] image and the output size, and
+    returning float32 [output_height, output_width, C]. Extra keyword
+    arguments go to the style's `preprocess_image` (e.g. `channels=1` for the
+    small style, `resize_side_min=...` for VGG).
+
+  Raises:
+    ValueError: for an unknown name, listing the valid ones.
+
+  Example:
+    fn = get_preprocessing('digits', is_training=True)
+    image = fn(digit, 32, 32)     # float32 [32, 32, 3] in [-1, 1]
+  """
+  style_fn = _lookup(name)
+
+  def preprocessing_fn(image, output_height, output_width, **kwargs):
+    return style_fn(image, output_height, output_width,
+                    is_training=is_training, use_grayscale=use_grayscale,
+                    **kwargs)
+
+  preprocessing_fn.__name__ = '%s_preprocessing' % name
+  return preprocessing_fn
