@@ -1,0 +1,1 @@
+"""Deploying training: clones on one worker, parameter servers and workers."""

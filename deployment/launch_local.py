@@ -1,0 +1,137 @@
+r"""Starts a parameter-server cluster on this machine (127.0.0.1 only).
+
+Runs `--num_ps` parameter servers and `--num_workers` workers of
+`train_image_classifier.py` as separate processes on free loopback ports,
+streams their logs with a `[ps0]` / `[worker1]` prefix, and stops them all
+when the chief (worker 0) exits or on Ctrl-C. Everything after `--` goes to
+every process, so the command line is the one a real cluster would run.
+
+Example:
+
+    python -m deployment.launch_local --num_ps=1 --num_workers=2 -- \
+        --train_dir=/tmp/train --dataset_name=digits --dataset_dir=/tmp/digits \
+        --model_name=simple_cnn --max_number_of_steps=200
+"""
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer('num_ps', 1, 'Number of parameter server processes.')
+flags.DEFINE_integer('num_workers', 2, 'Number of worker processes.')
+flags.DEFINE_string('script', 'train_image_classifier.py',
+                    'Training script every process runs.')
+flags.DEFINE_float('shutdown_grace_secs', 10.0,
+                   'How long workers get to stop after SIGTERM before SIGKILL.')
+
+
+def free_loopback_ports(count):
+  """`count` distinct free TCP ports on 127.0.0.1."""
+  sockets = []
+  try:
+    for _ in range(count):
+      s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+      s.bind(('127.0.0.1', 0))
+      sockets.append(s)
+    return [s.getsockname()[1] for s in sockets]
+  finally:
+    for s in sockets:
+      s.close()
+
+
+def cluster_flags(num_ps, num_workers):
+  """[(name, [--ps_hosts.., --worker_hosts.., --job_name.., --task..])]."""
+  ports = free_loopback_ports(num_ps + num_workers)
+  ps_hosts = ','.join('127.0.0.1:%d' % p for p in ports[:num_ps])
+  worker_hosts = ','.join('127.0.0.1:%d' % p for p in ports[num_ps:])
+  common = ['--ps_hosts=' + ps_hosts, '--worker_hosts=' + worker_hosts]
+  tasks = [('ps', i) for i in range(num_ps)]
+  tasks += [('worker', i) for i in range(num_workers)]
+  return [('%s%d' % (job, i), common + ['--job_name=' + job, '--task=%d' % i])
+          for job, i in tasks]
+
+
+def _stream(name, pipe, lock):
+  for line in iter(pipe.readline, ''):
+    with lock:
+      sys.stdout.write('[%s] %s' % (name, line))
+      sys.stdout.flush()
+  pipe.close()
+
+
+class LocalCluster:
+  """The processes of one local cluster; `stop()` ends them all."""
+
+  def __init__(self, script, num_ps, num_workers, extra_args):
+    self.processes = {}
+    self._threads = []
+    lock = threading.Lock()
+    for name, args in cluster_flags(num_ps, num_workers):
+      process = subprocess.Popen(
+          [sys.executable, '-u', script] + args + list(extra_args),
+          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+          bufsize=1)
+      self.processes[name] = process
+      thread = threading.Thread(target=_stream,
+                                args=(name, process.stdout, lock), daemon=True)
+      thread.start()
+      self._threads.append(thread)
+
+  def wait_for_chief(self):
+    """Waits for worker 0; returns its exit code (non-zero if a worker failed
+    first)."""
+    chief = self.processes['worker0']
+    while chief.poll() is None:
+      for name, process in self.processes.items():
+        if name.startswith('worker') and process.poll() not in (None, 0):
+          print('[launcher] %s exited with %d; stopping the cluster' %
+                (name, process.returncode), flush=True)
+          return process.returncode
+      time.sleep(0.2)
+    return chief.returncode
+
+  def stop(self, grace_secs):
+    for process in self.processes.values():
+      if process.poll() is None:
+        process.terminate()
+    deadline = time.time() + grace_secs
+    for process in self.processes.values():
+      try:
+        process.wait(timeout=max(0.1, deadline - time.time()))
+      except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    for thread in self._threads:
+      thread.join(timeout=2)
+
+
+def _raise_keyboard_interrupt(unused_signum, unused_frame):
+  raise KeyboardInterrupt()
+
+
+def main(argv):
+  extra_args = argv[1:]
+  if FLAGS.num_workers < 1:
+    raise app.UsageError('--num_workers must be >= 1')
+  cluster = LocalCluster(FLAGS.script, FLAGS.num_ps, FLAGS.num_workers,
+                         extra_args)
+  previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+  try:
+    code = cluster.wait_for_chief()
+  except KeyboardInterrupt:
+    print('[launcher] interrupted; stopping the cluster', flush=True)
+    code = 130
+  finally:
+    cluster.stop(FLAGS.shutdown_grace_secs)
+    signal.signal(signal.SIGTERM, previous)
+  sys.exit(code)
+
+
+if __name__ == '__main__':
+  app.run(main)
