@@ -112,6 +112,8 @@ def list_files(dataset, check_records=True):
 
 
 def _image_size(image_size):
+  if image_size is None:
+    return None, None
   if isinstance(image_size, int):
     return image_size, image_size
   height, width = image_size
@@ -145,8 +147,9 @@ def make_dataset(dataset,
     preprocess_fn: `fn(image, height, width) -> float32 [height, width, C]`
       taking a uint8 [H, W, dataset.image_channels] image, e.g. from
       `preprocessing_factory.get_preprocessing`; None casts the decoded image
-      to float32 unchanged (the images must then all be `image_size`).
-    image_size: output size, an int or (height, width).
+      to float32 unchanged (the images must then all be one size).
+    image_size: output size, an int or (height, width); may be None without
+      a preprocess_fn.
     is_training: picks the defaults below.
     num_epochs: passes over the data; None: forever when training, once when
       evaluating; `REPEAT_FOREVER` (-1): forever.
@@ -180,6 +183,8 @@ def make_dataset(dataset,
     raise ValueError('shard_index %r not in [0, %r)' % (shard_index,
                                                        num_shards))
   height, width = _image_size(image_size)
+  if preprocess_fn is not None and height is None:
+    raise ValueError('image_size is needed with a preprocess_fn')
   if num_epochs is None:
     num_epochs = REPEAT_FOREVER if is_training else 1
   if num_epochs != REPEAT_FOREVER and num_epochs < 1:

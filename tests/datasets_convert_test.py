@@ -28,9 +28,7 @@ def read_split(dataset, batch_size=7):
   """Every (image, label) of a split, in the pipeline's eval order."""
   images, labels = [], []
   with tf.Graph().as_default():
-    batch = pipeline.make_batches(dataset, batch_size, None,
-                                  dataset.image_shape[:2]
-                                  if dataset.image_shape else 1,
+    batch = pipeline.make_batches(dataset, batch_size, None, None,
                                   is_training=False)
     with v1.Session() as sess:
       while True:
@@ -201,7 +199,7 @@ def test_flowers_from_local_tarball(tmp_path):
   # The pipeline decodes the JPEGs at their recorded size.
   dataset = dataset_factory.get_dataset('flowers', 'validation', str(out))
   with tf.Graph().as_default():
-    batch = pipeline.make_batches(dataset, 1, None, 1, is_training=False)
+    batch = pipeline.make_batches(dataset, 1, None, None, is_training=False)
     with v1.Session() as sess:
       shapes = []
       while True:
