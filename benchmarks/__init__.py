@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks that print side-by-side ratios."""
