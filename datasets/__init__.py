@@ -1,4 +1,4 @@
-"""Slim-format datasets: descriptions, converters and the tf.data input pipeline.
+"""Slim-format datasets: descriptions, converters, the tf.data input pipeline.
 
     from datasets import dataset_factory, pipeline
     dataset = dataset_factory.get_dataset('digits', 'train', '/tmp/digits')

@@ -1,7 +1,7 @@
 """The converters by dataset name, for download_and_convert_data.py.
 
     converters.convert('digits', '/tmp/digits')
-    converters.convert('cifar10', '/tmp/c', archive_path='cifar-10-python.tar.gz')
+    converters.convert('cifar10', '/tmp/c', archive_path='cifar.tar.gz')
 """
 from datasets import download_and_convert_cifar10
 from datasets import download_and_convert_digits

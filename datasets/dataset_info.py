@@ -1,4 +1,4 @@
-"""What a dataset is (`DatasetInfo`) and what one split of it is (`DatasetSplit`).
+"""What a dataset is (`DatasetInfo`) and one split of it (`DatasetSplit`).
 
 Each dataset module (cifar10, flowers, mnist, imagenet, digits) defines one
 `DatasetInfo` with Slim's facts: the file pattern, the split sizes, the number

@@ -29,7 +29,8 @@ def load_sklearn_digits():
     images, labels = load_sklearn_digits()
   """
   try:
-    from sklearn import datasets as sk_datasets  # pylint: disable=g-import-not-at-top
+    # pylint: disable=g-import-not-at-top
+    from sklearn import datasets as sk_datasets
   except ImportError:
     raise errors.DatasetError(
         'the digits dataset is built from scikit-learn: pip install '

@@ -111,7 +111,8 @@ def extract_tar(archive_path, dest_dir):
     try:
       members = check_members(archive)
     except (tarfile.TarError, OSError, EOFError) as e:
-      raise errors.DatasetError('%s is corrupt: %s' % (archive_path, e)) from None
+      raise errors.DatasetError('%s is corrupt: %s' %
+                                (archive_path, e)) from None
     os.makedirs(dest_dir, exist_ok=True)
     try:
       if hasattr(tarfile, 'data_filter'):

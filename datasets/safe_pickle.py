@@ -24,13 +24,16 @@ import pickle
 
 from datasets import errors
 
+import numpy as np
+
+# pylint: disable=g-import-not-at-top
 try:  # numpy >= 2
-  from numpy._core import multiarray as _multiarray  # pylint: disable=g-import-not-at-top
-  from numpy._core import numeric as _numeric  # pylint: disable=g-import-not-at-top
+  from numpy._core import multiarray as _multiarray
+  from numpy._core import numeric as _numeric
 except ImportError:  # numpy 1.x
-  from numpy.core import multiarray as _multiarray  # pylint: disable=g-import-not-at-top
-  from numpy.core import numeric as _numeric  # pylint: disable=g-import-not-at-top
-import numpy as np  # pylint: disable=g-import-not-at-top,g-bad-import-order
+  from numpy.core import multiarray as _multiarray
+  from numpy.core import numeric as _numeric
+# pylint: enable=g-import-not-at-top
 
 _LATIN1 = frozenset(['latin1', 'latin-1', 'iso-8859-1', 'iso8859-1', 'l1'])
 
@@ -44,15 +47,17 @@ def _latin1_encode(text, encoding='utf-8'):
   return codecs.encode(text, 'latin1')
 
 
+# pylint: disable=protected-access
 ALLOWED_GLOBALS = {
-    ('numpy.core.multiarray', '_reconstruct'): _multiarray._reconstruct,  # pylint: disable=protected-access
-    ('numpy._core.multiarray', '_reconstruct'): _multiarray._reconstruct,  # pylint: disable=protected-access
-    ('numpy.core.numeric', '_frombuffer'): _numeric._frombuffer,  # pylint: disable=protected-access
-    ('numpy._core.numeric', '_frombuffer'): _numeric._frombuffer,  # pylint: disable=protected-access
+    ('numpy.core.multiarray', '_reconstruct'): _multiarray._reconstruct,
+    ('numpy._core.multiarray', '_reconstruct'): _multiarray._reconstruct,
+    ('numpy.core.numeric', '_frombuffer'): _numeric._frombuffer,
+    ('numpy._core.numeric', '_frombuffer'): _numeric._frombuffer,
     ('numpy', 'ndarray'): np.ndarray,
     ('numpy', 'dtype'): np.dtype,
     ('_codecs', 'encode'): _latin1_encode,
 }
+# pylint: enable=protected-access
 
 
 class RestrictedUnpickler(pickle.Unpickler):

@@ -5,7 +5,6 @@ python tarball, a flower_photos.tgz of JPEG folders, MNIST's IDX gz files,
 scikit-learn's digits), converts it, and reads the result back through the
 factory and the input pipeline.
 """
-import io
 import os
 import pathlib
 
@@ -231,7 +230,8 @@ def test_digits_from_scikit_learn_bundle(tmp_path):
   assert counts == {'train': 1437, 'test': 360}
   assert read_labels_txt(out) == ['%d:%d' % (i, i) for i in range(10)]
 
-  from sklearn import datasets as sk_datasets  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from sklearn import datasets as sk_datasets
   bunch = sk_datasets.load_digits()
   expected = {}
   for image, label in zip(bunch.images, bunch.target):

@@ -1,4 +1,4 @@
-"""Untrusted archives and pickles: refused with a clear error, nothing written."""
+"""Untrusted archives and pickles: refused with a clear error, nothing run."""
 import io
 import os
 import pickle

@@ -18,7 +18,7 @@ def _run(*args):
                         cwd=str(ROOT))
 
 
-def test_digits_then_mnist_from_a_local_directory(tmp_path):
+def test_digits_conversion_as_a_subprocess(tmp_path):
   out = tmp_path / 'digits'
   result = _run('--dataset_name=digits', '--dataset_dir=%s' % out)
   assert result.returncode == 0, result.stderr

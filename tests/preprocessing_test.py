@@ -121,8 +121,8 @@ def test_small_channels_keyword_and_rgb_to_gray():
 def test_resnet_names_map_to_vgg(name):
   fn = preprocessing_factory.get_preprocessing(name)
   assert fn.__name__ == '%s_preprocessing' % name
-  assert preprocessing_factory._lookup(name) is (  # pylint: disable=protected-access
-      vgg_preprocessing.preprocess_image)
+  lookup = preprocessing_factory._lookup  # pylint: disable=protected-access
+  assert lookup(name) is vgg_preprocessing.preprocess_image
 
 
 def test_unknown_name_lists_the_valid_ones():
