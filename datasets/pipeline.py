@@ -200,15 +200,15 @@ def make_dataset(dataset,
   files = list_files(dataset, check_records=check_records)
   decoder = dataset.decoder
 
-  ds = tf.data.Dataset.from_tensor_slices(files)
   shard_records = num_shards > 1 and len(files) < num_shards
-  if num_shards > 1 and not shard_records:
-    ds = ds.shard(num_shards, shard_index)
-  if shuffle:
-    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
   if len(files) == 1:
     ds = tf.data.TFRecordDataset(files, buffer_size=_READ_BUFFER_BYTES)
   else:
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if num_shards > 1 and not shard_records:
+      ds = ds.shard(num_shards, shard_index)
+    if shuffle:
+      ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(
         lambda path: tf.data.TFRecordDataset(
             path, buffer_size=_READ_BUFFER_BYTES),
