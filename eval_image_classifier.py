@@ -1,0 +1,115 @@
+r"""Evaluates a trained image classifier (Slim's flags, plus a watch loop).
+
+Once, on the latest checkpoint of a directory (or one checkpoint file):
+
+  python eval_image_classifier.py --checkpoint_path=/tmp/train \
+      --eval_dir=/tmp/eval --dataset_name=digits --dataset_dir=/tmp/digits \
+      --model_name=se_resnet_v1_14 --depth_multiplier=0.25 \
+      --preprocessing_name=digits --eval_image_size=32
+
+Every new checkpoint as training writes them, stopping after 10 minutes
+without one: add --eval_interval_secs=30 --timeout=600.
+
+Prints accuracy, recall@5 and loss; writes TensorBoard summaries and
+eval_results.json (latest) / eval_results.jsonl (all) to --eval_dir, and with
+--confusion_matrix also confusion_matrix.csv and .png. The default split is
+the dataset's validation or test split. Bad input (no checkpoint, a checkpoint
+of another network, an unknown split) prints one `error:` line and exits 1.
+"""
+from absl import app
+from absl import flags
+from absl import logging
+
+from evaluation import evaluator
+from evaluation import model_flags
+from evaluation import script_util
+from nets.tf_compat import v1
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_integer('batch_size', 100, 'Examples per batch.')
+flags.DEFINE_integer('max_num_batches', None,
+                     'Evaluate at most this many batches (default: all).')
+flags.DEFINE_string('master', '', 'TensorFlow session target.')
+flags.DEFINE_string('checkpoint_path', None,
+                    'A checkpoint file prefix, or a directory (its latest '
+                    'checkpoint; the directory watched with '
+                    '--eval_interval_secs).')
+flags.DEFINE_string('eval_dir', None,
+                    'Where summaries and results are written.')
+flags.DEFINE_integer('num_preprocessing_threads', None,
+                     'Parallel decode/preprocess calls (default: autotune).')
+flags.DEFINE_string('dataset_name', 'imagenet', 'The dataset to evaluate on.')
+flags.DEFINE_string('dataset_split_name', None,
+                    'The split; default: the dataset\'s validation or test '
+                    'split.')
+flags.DEFINE_string('dataset_dir', None, 'The directory with the TFRecords.')
+flags.DEFINE_float('moving_average_decay', None,
+                   'If set, evaluate the moving averages of the weights.')
+flags.DEFINE_integer('eval_image_size', None,
+                     'Input size (default: the network\'s).')
+flags.DEFINE_float('eval_interval_secs', None,
+                   'If set, watch --checkpoint_path (a directory) and '
+                   'evaluate each new checkpoint, at most once per this '
+                   'many seconds.')
+flags.DEFINE_float('timeout', None,
+                   'With --eval_interval_secs: stop after this many seconds '
+                   'without a new checkpoint (default: never).')
+flags.DEFINE_integer('max_number_of_evaluations', None,
+                     'With --eval_interval_secs: stop after this many '
+                     'evaluations.')
+flags.DEFINE_bool('confusion_matrix', False,
+                  'Also write the confusion matrix as CSV and PNG.')
+model_flags.define_model_flags()
+flags.mark_flags_as_required(['checkpoint_path', 'eval_dir', 'dataset_dir'])
+
+
+def eval_config_from_flags():
+  return evaluator.EvalConfig(
+      checkpoint_path=FLAGS.checkpoint_path,
+      eval_dir=FLAGS.eval_dir,
+      dataset_name=FLAGS.dataset_name,
+      dataset_dir=FLAGS.dataset_dir,
+      model=model_flags.model_config_from_flags(
+          FLAGS, image_size=FLAGS.eval_image_size),
+      dataset_split_name=FLAGS.dataset_split_name,
+      batch_size=FLAGS.batch_size,
+      max_num_batches=FLAGS.max_num_batches,
+      moving_average_decay=FLAGS.moving_average_decay,
+      confusion_matrix=FLAGS.confusion_matrix,
+      num_preprocessing_threads=FLAGS.num_preprocessing_threads,
+      master=FLAGS.master)
+
+
+def _print(result):
+  metrics = {k: float('nan') if v is None else v
+             for k, v in result['metrics'].items()}
+  print('step %s: accuracy %.4f recall@5 %.4f loss %.4f on %d examples of '
+        '%s/%s (%s)' % (result['global_step'], metrics['accuracy'],
+                        metrics['recall_at_5'], metrics['loss'],
+                        result['num_examples'], result['dataset']['name'],
+                        result['dataset']['split'],
+                        result['checkpoint_path']), flush=True)
+
+
+def _run():
+  config = eval_config_from_flags()
+  if FLAGS.eval_interval_secs is None:
+    _print(evaluator.evaluate_once(config))
+    return
+  evaluator.evaluation_loop(
+      config, FLAGS.eval_interval_secs, timeout=FLAGS.timeout,
+      max_number_of_evaluations=FLAGS.max_number_of_evaluations,
+      callback=_print)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
+  v1.disable_v2_behavior()
+  logging.set_verbosity(logging.INFO)
+  return script_util.run_reporting_errors(_run)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,90 @@
+"""The model flags shared by the scripts, with Slim's names where Slim has them.
+
+A script defines them at import time and turns them into a `ModelConfig`:
+
+    from absl import flags
+    from evaluation import model_flags
+    model_flags.define_model_flags()
+    ...
+    config = model_flags.model_config_from_flags(flags.FLAGS,
+                                                 image_size=FLAGS.eval_image_size)
+
+Flags: `model_name`, `layer_style`, `preprocessing_name`, `labels_offset`,
+`use_grayscale` (Slim's), and the builder keywords of the factory under their
+own names: `depth_multiplier`, `se_ratio`, `se_placement`, `se_fc2_bias_init`,
+`se_blocks`, `se_use_biases`, `batch_norm_decay`, `batch_norm_epsilon`. Unset
+builder flags leave the builder's default (so plain ResNets get no SE option).
+"""
+from absl import flags
+
+from evaluation import model_builder
+from nets import layers
+
+
+def define_model_flags(default_model_name='se_resnet_v1_50',
+                       flag_values=flags.FLAGS):
+  """Defines the model flags on `flag_values`."""
+  def define(kind, name, default, help_text, enum_values=None):
+    if kind == 'enum':
+      flags.DEFINE_enum(name, default, enum_values, help_text,
+                        flag_values=flag_values)
+    else:
+      getattr(flags, 'DEFINE_' + kind)(name, default, help_text,
+                                       flag_values=flag_values)
+
+  define('string', 'model_name', default_model_name,
+         'The network, e.g. se_resnet_v1_50, resnet_v1_50, simple_cnn.')
+  define('enum', 'layer_style', layers.DEFAULT_STYLE,
+         'How the layers are written: slim, raw or keras (same variables).',
+         enum_values=list(layers.STYLES))
+  define('string', 'preprocessing_name', None,
+         'The preprocessing; None uses --model_name.')
+  define('integer', 'labels_offset', 0,
+         'Subtracted from the dataset labels; the network has num_classes - '
+         'labels_offset logits (1 for Slim ResNet checkpoints on ImageNet).')
+  define('bool', 'use_grayscale', False,
+         'Feed grayscale (one channel) images to the network.')
+  define('float', 'depth_multiplier', None,
+         'Scales the ResNet bottleneck widths (builder default 1.0).')
+  define('integer', 'se_ratio', None,
+         'SE reduction ratio r (builder default 16).')
+  define('enum', 'se_placement', None,
+         'SE placement (builder default standard).',
+         enum_values=list(layers.SE_PLACEMENTS))
+  define('float', 'se_fc2_bias_init', None,
+         'Initial bias of the SE fc2 layer (builder default 0.0).')
+  define('list', 'se_blocks', None,
+         'Blocks with SE, e.g. 3,4 or block3,block4 (builder default: all).')
+  define('bool', 'se_use_biases', None,
+         'Biases in the SE fully connected layers (builder default True).')
+  define('float', 'batch_norm_decay', None,
+         'Batch norm moving-average decay (arg scope default 0.997).')
+  define('float', 'batch_norm_epsilon', None,
+         'Batch norm epsilon (arg scope default 1e-5).')
+
+
+def _se_blocks(values):
+  if values is None:
+    return None
+  return [int(v) if v.isdigit() else v for v in values]
+
+
+def model_options_from_flags(flag_values):
+  """The set builder/arg-scope options, e.g. {'se_ratio': 8}."""
+  options = {name: flag_values[name].value
+             for name in model_builder.MODEL_OPTION_NAMES}
+  options['se_blocks'] = _se_blocks(options['se_blocks'])
+  return {k: v for k, v in options.items() if v is not None}
+
+
+def model_config_from_flags(flag_values, image_size=None, weight_decay=0.0):
+  """A `ModelConfig` from the flags of `define_model_flags`."""
+  return model_builder.ModelConfig(
+      model_name=flag_values.model_name,
+      layer_style=flag_values.layer_style,
+      preprocessing_name=flag_values.preprocessing_name,
+      labels_offset=flag_values.labels_offset,
+      image_size=image_size,
+      use_grayscale=flag_values.use_grayscale,
+      weight_decay=weight_decay,
+      model_options=model_options_from_flags(flag_values))

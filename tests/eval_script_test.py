@@ -1,0 +1,116 @@
+"""eval_image_classifier.py as a real subprocess: once, the watch loop, and
+bad input (one `error:` line, exit code 1)."""
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from tests import eval_testlib as tl
+
+LOOP_TIMEOUT_SECS = 6
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  return tl.shared_checkpoint(tmp_path_factory)
+
+
+def _eval_args(data, checkpoint_path, eval_dir, *extra):
+  return (['eval_image_classifier.py', '--checkpoint_path=%s' % checkpoint_path,
+           '--eval_dir=%s' % eval_dir, '--dataset_name=digits',
+           '--dataset_dir=%s' % data, '--eval_image_size=32',
+           '--batch_size=64'] + tl.TINY_FLAGS + list(extra))
+
+
+def _finish(process, timeout=300):
+  stdout, stderr = process.communicate(timeout=timeout)
+  return process.returncode, stdout, stderr
+
+
+def test_once_and_bad_input(trained, tmp_path):
+  data, checkpoint = trained
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  runs = {  # All four run at once.
+      'ok': _eval_args(data, os.path.dirname(checkpoint), tmp_path / 'ok'),
+      'no checkpoint': _eval_args(data, empty, tmp_path / 'e1'),
+      'other model': _eval_args(data, checkpoint, tmp_path / 'e2',
+                                '--model_name=resnet_v1_14'),
+      'unknown split': _eval_args(data, checkpoint, tmp_path / 'e3',
+                                  '--dataset_split_name=validation'),
+  }
+  processes = {name: tl.start_script(args) for name, args in runs.items()}
+  done = {name: _finish(p) for name, p in processes.items()}
+
+  code, stdout, stderr = done['ok']
+  assert code == 0, stderr
+  assert 'step 100: accuracy' in stdout and '360 examples of digits/test' in stdout
+  with open(tmp_path / 'ok' / 'eval_results.json') as f:
+    result = json.load(f)
+  assert result['num_examples'] == 360 and result['global_step'] == 100
+  assert result['checkpoint_path'] == checkpoint
+
+  expected = {
+      'no checkpoint': 'error: No checkpoint found in directory %s' % empty,
+      'other model': ('error: checkpoint %s does not hold a resnet_v1_14: its '
+                      "variables are under se_resnet_v1_14, the model's under "
+                      'resnet_v1_14; pass --model_name=se_resnet_v1_14'
+                      % checkpoint),
+      'unknown split': ("error: dataset 'digits' has no split 'validation'; "
+                        'valid splits: test, train'),
+  }
+  for name, line in expected.items():
+    code, stdout, stderr = done[name]
+    assert code == 1, (name, stderr)
+    assert stderr.splitlines() == [line], name
+    assert not stdout
+
+
+def _collect(stream, lines):
+  for line in stream:
+    lines.append(line)
+
+
+def test_loop_evaluates_a_new_checkpoint_then_stops_at_its_timeout(
+    trained, tmp_path):
+  data, _ = trained
+  watched = tmp_path / 'train'
+  watched.mkdir()
+  process = tl.start_script(_eval_args(
+      data, watched, tmp_path / 'eval', '--eval_interval_secs=1',
+      '--timeout=%d' % LOOP_TIMEOUT_SECS))
+  stderr_lines = []
+  reader = threading.Thread(target=_collect,
+                            args=(process.stderr, stderr_lines), daemon=True)
+  reader.start()
+
+  def wait_until_watching():
+    deadline = time.time() + 240
+    while not any('Watching %s for new checkpoints' % watched in line
+                  for line in stderr_lines):
+      assert process.poll() is None, ''.join(stderr_lines)
+      assert time.time() < deadline, ''.join(stderr_lines)
+      time.sleep(0.1)
+
+  try:
+    # A few real training steps while the evaluator starts; the checkpoint
+    # is saved only once the loop is watching.
+    checkpoint = tl.train_checkpoint(watched, data, tl.tiny_config(),
+                                     steps=3, before_save=wait_until_watching)
+    written = time.time()
+    stdout = process.stdout.read()
+    process.wait(timeout=240)
+    waited = time.time() - written
+  finally:
+    if process.poll() is None:
+      process.kill()
+  reader.join(timeout=10)
+  assert process.returncode == 0, ''.join(stderr_lines)
+  assert stdout.startswith('step 3: accuracy') and len(stdout.splitlines()) == 1
+  assert waited >= LOOP_TIMEOUT_SECS
+  with open(tmp_path / 'eval' / 'eval_results.json') as f:
+    result = json.load(f)
+  assert result['checkpoint_path'] == checkpoint
+  assert result['num_examples'] == 360
