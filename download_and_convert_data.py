@@ -28,8 +28,10 @@ from datasets import errors
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum('dataset_name', None, converters.CONVERTER_NAMES,
-                  'The dataset to convert.')
+flags.DEFINE_enum('dataset_name', None,
+                  sorted(converters.CONVERTER_NAMES +
+                         list(converters.NO_CONVERTER)),
+                  'The dataset to convert (imagenet: explains how).')
 flags.DEFINE_string('dataset_dir', None,
                     'Where the TFRecords and labels.txt are written.')
 flags.DEFINE_string(
@@ -50,6 +52,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
   logging.set_verbosity(logging.INFO)
+  if FLAGS.dataset_name in converters.NO_CONVERTER:
+    print('error: no converter for %s: %s' %
+          (FLAGS.dataset_name, converters.NO_CONVERTER[FLAGS.dataset_name]),
+          file=sys.stderr)
+    return 1
   kwargs = {}
   if FLAGS.num_validation is not None:
     if FLAGS.dataset_name != 'flowers':
