@@ -255,6 +255,8 @@ class Evaluator:
         'model_name': config.model.model_name,
         'layer_style': config.model.layer_style,
         'eval_image_size': self.model.image_size,
+        'preprocessing_name': model_builder.preprocessing_name(
+            config.model, self.dataset.name),
         'labels_offset': config.model.labels_offset,
         'num_classes': self.num_classes,
         'batch_size': config.batch_size,

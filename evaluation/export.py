@@ -61,6 +61,8 @@ class ExportConfig:
   Attributes:
     model: a `model_builder.ModelConfig` (image_size = exported input size).
     num_classes: the dataset's number of labels (before labels_offset).
+    dataset_name: the dataset trained on (for the `classify` signature's
+      default preprocessing), or None.
     batch_size: static batch size; None for a dynamic batch.
     decode_channels: channels the `classify` signature decodes files to
       (the dataset's: 1 for digits/MNIST, 3 otherwise).
@@ -76,6 +78,7 @@ class ExportConfig:
   """
   model: model_builder.ModelConfig
   num_classes: int
+  dataset_name: Optional[str] = None
   batch_size: Optional[int] = None
   decode_channels: int = 3
   output_file: Optional[str] = None
@@ -137,9 +140,11 @@ def _outputs(logits, labels_offset, prefix=''):
   }
 
 
-def _decode_and_preprocess(config, decode_channels, image_bytes):
+def _decode_and_preprocess(config, decode_channels, image_bytes,
+                           dataset_name):
   size = model_builder.image_size(config)
-  preprocess = model_builder.preprocessing_fn(config, is_training=False)
+  preprocess = model_builder.preprocessing_fn(config, is_training=False,
+                                              dataset_name=dataset_name)
 
   def one(encoded):
     image = tf.io.decode_image(encoded, channels=decode_channels,
@@ -151,7 +156,8 @@ def _decode_and_preprocess(config, decode_channels, image_bytes):
 
 
 def build_inference_graph(model_config, num_classes, batch_size=None,
-                          with_bytes_input=False, decode_channels=3):
+                          with_bytes_input=False, decode_channels=3,
+                          dataset_name=None):
   """Builds the inference graph in a new `tf.Graph`.
 
   Args:
@@ -161,6 +167,8 @@ def build_inference_graph(model_config, num_classes, batch_size=None,
     with_bytes_input: add a second tower (same variables) fed by encoded
       image files through the evaluation preprocessing.
     decode_channels: channels of the decoded files.
+    dataset_name: picks the preprocessing of the bytes tower when the config
+      names none (`model_builder.preprocessing_name`).
 
   Returns:
     An `InferenceGraph`.
@@ -186,7 +194,7 @@ def build_inference_graph(model_config, num_classes, batch_size=None,
                                          name=BYTES_INPUT_NAME)
       with tf.name_scope(CLASSIFY_SIGNATURE):
         decoded = _decode_and_preprocess(model_config, decode_channels,
-                                         built.image_bytes)
+                                         built.image_bytes, dataset_name)
       logits, _ = model_builder.build_logits(model_config, decoded, num_logits,
                                              is_training=False, reuse=True)
       built.bytes_outputs = _outputs(logits, model_config.labels_offset,
@@ -222,7 +230,8 @@ def _save_model(config):
   """Builds the two-signature graph, restores and writes the SavedModel."""
   built = build_inference_graph(config.model, config.num_classes,
                                 config.batch_size, with_bytes_input=True,
-                                decode_channels=config.decode_channels)
+                                decode_channels=config.decode_channels,
+                                dataset_name=config.dataset_name)
   with built.graph.as_default(), v1.Session() as sess:
     _restore(sess, config)
     builder = v1.saved_model.Builder(config.saved_model_dir)

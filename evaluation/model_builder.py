@@ -26,6 +26,11 @@ from nets import nets_factory
 from nets.tf_compat import tf
 from preprocessing import preprocessing_factory
 
+# Datasets whose images are preprocessed by their own style unless a
+# preprocessing is named (as the trainer does): a 224x224 VGG crop of an 8x8
+# digit would be meaningless.
+SMALL_IMAGE_DATASETS = ('digits', 'mnist', 'cifar10')
+
 # Builder/arg-scope keywords that scripts expose as flags of the same name.
 SE_OPTION_NAMES = ('se_ratio', 'se_placement', 'se_fc2_bias_init',
                    'se_blocks', 'se_use_biases')
@@ -41,7 +46,9 @@ class ModelConfig:
   Attributes:
     model_name: a name of `nets_factory.network_names()`.
     layer_style: 'slim', 'raw' or 'keras'.
-    preprocessing_name: a preprocessing name; None uses `model_name`.
+    preprocessing_name: a preprocessing name; None uses the dataset's for
+      small-image datasets (digits, mnist, cifar10), else `model_name` (the
+      trainer's rule, see `preprocessing_name`).
     labels_offset: subtracted from the dataset's labels; the network gets
       `num_classes - labels_offset` logits (1 for Slim's ImageNet ResNets).
     image_size: input height and width; None uses the network's default.
@@ -74,10 +81,6 @@ class ModelConfig:
   def model_scope(self):
     """The variable scope of the network (the builders use their name)."""
     return self.model_name
-
-  @property
-  def preprocessing(self):
-    return self.preprocessing_name or self.model_name
 
   def num_logits(self, num_classes):
     """Logits of the network for a dataset with `num_classes` labels."""
@@ -137,10 +140,24 @@ def image_channels(config):
   return 1 if config.use_grayscale else 3
 
 
-def preprocessing_fn(config, is_training):
-  """`fn(image, height, width)` for the config's preprocessing name."""
+def preprocessing_name(config, dataset_name=None):
+  """`config.preprocessing_name`, else the dataset's name for small-image
+  datasets, else the model's name.
+
+  Example:
+    preprocessing_name(ModelConfig('se_resnet_v1_14'), 'digits')  # 'digits'
+  """
+  if config.preprocessing_name:
+    return config.preprocessing_name
+  if dataset_name in SMALL_IMAGE_DATASETS:
+    return dataset_name
+  return config.model_name
+
+
+def preprocessing_fn(config, is_training, dataset_name=None):
+  """`fn(image, height, width)` of `preprocessing_name(config, dataset)`."""
   return preprocessing_factory.get_preprocessing(
-      config.preprocessing, is_training=is_training,
+      preprocessing_name(config, dataset_name), is_training=is_training,
       use_grayscale=config.use_grayscale)
 
 
@@ -198,7 +215,7 @@ def build_classifier(config, dataset, batch_size, is_training,
     model = build_classifier(config, dataset, 100, is_training=False)
   """
   size = image_size(config)
-  preprocess = preprocessing_fn(config, is_training)
+  preprocess = preprocessing_fn(config, is_training, dataset.name)
   make = (pipeline.make_initializable_batches if initializable else
           pipeline.make_batches)
   built = make(dataset, batch_size, preprocess, size, is_training,

@@ -38,7 +38,8 @@ def define_model_flags(default_model_name='se_resnet_v1_50',
          'How the layers are written: slim, raw or keras (same variables).',
          enum_values=list(layers.STYLES))
   define('string', 'preprocessing_name', None,
-         'The preprocessing; None uses --model_name.')
+         'The preprocessing; default: the dataset\'s for digits, mnist and '
+         'cifar10 (small images), else the one of --model_name.')
   define('integer', 'labels_offset', 0,
          'Subtracted from the dataset labels; the network has num_classes - '
          'labels_offset logits (1 for Slim ResNet checkpoints on ImageNet).')

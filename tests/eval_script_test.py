@@ -50,6 +50,7 @@ def test_once_and_bad_input(trained, tmp_path):
   with open(tmp_path / 'ok' / 'eval_results.json') as f:
     result = json.load(f)
   assert result['num_examples'] == 360 and result['global_step'] == 100
+  assert result['preprocessing_name'] == 'digits'  # the dataset's default
   assert result['checkpoint_path'] == checkpoint
 
   expected = {

@@ -26,8 +26,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # batch-norm decay so that 100 steps settle the moving statistics.
 TINY_MODEL = 'se_resnet_v1_14'
 TINY_OPTIONS = {'depth_multiplier': 0.125, 'batch_norm_decay': 0.9}
+# Flags for the same model; the preprocessing is the digits dataset's default.
 TINY_FLAGS = ['--model_name=se_resnet_v1_14', '--depth_multiplier=0.125',
-              '--batch_norm_decay=0.9', '--preprocessing_name=digits']
+              '--batch_norm_decay=0.9']
 TINY_SIZE = 32
 TRAIN_STEPS = 100
 EMA_DECAY = 0.9
@@ -36,10 +37,11 @@ _shared = {}
 
 
 def tiny_config(style='slim', model_name=TINY_MODEL, **kwargs):
+  """The tiny model's `ModelConfig` (keyword arguments override)."""
   options = TINY_OPTIONS if model_name.startswith(('se_', 'resnet')) else {}
-  return model_builder.ModelConfig(
-      model_name, layer_style=style, preprocessing_name='digits',
-      image_size=TINY_SIZE, model_options=options, **kwargs)
+  kwargs = dict(dict(preprocessing_name='digits', image_size=TINY_SIZE,
+                     model_options=options), **kwargs)
+  return model_builder.ModelConfig(model_name, layer_style=style, **kwargs)
 
 
 def make_digits(directory):
@@ -126,7 +128,8 @@ def read_split(dataset, config):
   with tf.Graph().as_default():
     images, labels = pipeline.make_batches(
         dataset, dataset.num_samples, model_builder.preprocessing_fn(
-            config, is_training=False), model_builder.image_size(config),
+            config, is_training=False, dataset_name=dataset.name),
+        model_builder.image_size(config),
         is_training=False)
     with v1.Session() as sess:
       return sess.run([images, labels])
