@@ -103,27 +103,35 @@ CASES = {
 }
 
 
-def _timed_runs(sess, fetch, warmup, timed):
+class Rate(object):
+  """Images per wall-clock second and per CPU second (all threads)."""
+
+  def __init__(self, images, wall_seconds, cpu_seconds):
+    self.per_second = images / wall_seconds
+    self.per_cpu_second = images / max(cpu_seconds, 1e-9)
+
+
+def _timed_runs(sess, fetch, warmup, timed, images_per_run):
   for _ in range(warmup):
     sess.run(fetch)
-  start = time.perf_counter()
+  start_wall, start_cpu = time.perf_counter(), _cpu_seconds()
   for _ in range(timed):
     sess.run(fetch)
-  return time.perf_counter() - start
+  return Rate(timed * images_per_run, time.perf_counter() - start_wall,
+              _cpu_seconds() - start_cpu)
 
 
 def pipeline_rate(dataset, preprocessing_name, batch_size, image_size,
                   num_batches):
-  """Images/s of the training input pipeline alone."""
+  """`Rate` of the training input pipeline alone."""
   fn = preprocessing_factory.get_preprocessing(preprocessing_name,
                                                is_training=True)
   with tf.Graph().as_default():
     batch = pipeline.make_batches(dataset, batch_size, fn, image_size,
                                   is_training=True, seed=0)
     with v1.Session(config=session_config()) as sess:
-      seconds = _timed_runs(sess, batch, max(5, num_batches // 5),
-                            num_batches)
-  return num_batches * batch_size / seconds
+      return _timed_runs(sess, batch, max(5, num_batches // 5), num_batches,
+                         batch_size)
 
 
 def _train_op(images, labels, num_classes):
@@ -140,7 +148,7 @@ def _train_op(images, labels, num_classes):
 
 
 def model_rate(batch_size, image_size, num_classes, num_steps):
-  """Forward+backward images/s of the model, fed from a constant."""
+  """Forward+backward `Rate` of the model, fed from a constant."""
   with tf.Graph().as_default():
     images = tf.constant(np.random.RandomState(0).uniform(
         -1, 1, [batch_size, image_size, image_size, 3]).astype(np.float32))
@@ -148,13 +156,12 @@ def model_rate(batch_size, image_size, num_classes, num_steps):
     train_op = _train_op(images, labels, num_classes)
     with v1.Session(config=session_config()) as sess:
       sess.run(v1.global_variables_initializer())
-      seconds = _timed_runs(sess, train_op, 2, num_steps)
-  return num_steps * batch_size / seconds
+      return _timed_runs(sess, train_op, 2, num_steps, batch_size)
 
 
 def end_to_end_rate(dataset, preprocessing_name, batch_size, image_size,
                     num_steps):
-  """Training images/s of the model fed by the pipeline."""
+  """Training `Rate` of the model fed by the pipeline."""
   fn = preprocessing_factory.get_preprocessing(preprocessing_name,
                                                is_training=True)
   with tf.Graph().as_default():
@@ -164,8 +171,7 @@ def end_to_end_rate(dataset, preprocessing_name, batch_size, image_size,
     train_op = _train_op(images, labels, dataset.num_classes)
     with v1.Session(config=session_config()) as sess:
       sess.run(v1.global_variables_initializer())
-      seconds = _timed_runs(sess, train_op, 2, num_steps)
-  return num_steps * batch_size / seconds
+      return _timed_runs(sess, train_op, 2, num_steps, batch_size)
 
 
 def main(argv):
@@ -185,37 +191,42 @@ def main(argv):
   model = None
   if FLAGS.model:
     model = model_rate(batch, size, 10, FLAGS.model_steps)
-    print('%s forward+backward: %.1f images/s' % (FLAGS.model_name, model))
-  header = '%-8s %-8s %16s' % ('case', 'preproc', 'pipeline img/s')
+    print('%s forward+backward: %.2f images/s, %.2f images/CPU-s' %
+          (FLAGS.model_name, model.per_second, model.per_cpu_second))
+  header = '%-8s %-8s %10s %10s' % ('case', 'preproc', 'img/s', 'img/CPU-s')
   if model:
-    header += ' %12s %8s' % ('model img/s', 'ratio')
-    if FLAGS.end_to_end:
-      header += ' %14s %9s' % ('fed img/s', 'fed/model')
+    header += ' %10s %12s %10s' % ('ratio', 'CPU ratio', 'fed/model')
   rows = [header]
+  worst = None
   for case in FLAGS.cases:
     preprocessing_name, make = CASES[case]
     dataset = make(work_dir)
     rate = pipeline_rate(dataset, preprocessing_name, batch, size,
                          FLAGS.pipeline_batches)
-    row = '%-8s %-8s %16.1f' % (case, preprocessing_name, rate)
+    row = '%-8s %-8s %10.1f %10.1f' % (case, preprocessing_name,
+                                       rate.per_second, rate.per_cpu_second)
     if model:
-      row += ' %12.1f %7.1fx' % (model, rate / model)
+      ratio = rate.per_second / model.per_second
+      cpu_ratio = rate.per_cpu_second / model.per_cpu_second
+      worst = min([ratio, cpu_ratio] + ([worst] if worst else []))
+      row += ' %9.1fx %11.1fx' % (ratio, cpu_ratio)
       if FLAGS.end_to_end:
         fed = end_to_end_rate(dataset, preprocessing_name, batch, size,
                               FLAGS.model_steps)
-        row += ' %14.1f %9.2f' % (fed, fed / model)
+        row += ' %10.2f' % (fed.per_second / model.per_second)
     rows.append(row)
     print(row)
   print('\n'.join([''] + rows))
+  if model:
+    print('ratio = pipeline img/s / model img/s (wall clock); CPU ratio = the '
+          'same per CPU-second of this process, robust to other load; '
+          'fed/model = model img/s fed by the pipeline / fed by a constant')
+    print('pipeline >= 5x the model: %s (worst %.1fx)' %
+          ('yes' if worst >= 5 else 'NO', worst))
   cores = (_cpu_seconds() - start_cpu) / (time.perf_counter() - start_wall)
   print('load average at end: %s; this process used %.2f of %d cores on '
-        'average (less than 2 means other processes took CPU: compare the '
-        'ratios, not the absolute rates)' % (_load_average(), cores,
-                                             os.cpu_count()))
-  if model:
-    worst = min(float(r.split()[4].rstrip('x')) for r in rows[1:])
-    print('pipeline/model ratio >= 5x: %s (worst %.1fx)' %
-          ('yes' if worst >= 5 else 'NO', worst))
+        'average (below %d, other processes took CPU: trust the CPU ratio)' %
+        (_load_average(), cores, os.cpu_count(), os.cpu_count()))
 
 
 if __name__ == '__main__':
