@@ -147,13 +147,20 @@ def test_with_preprocessing_digits_become_rgb_network_input(tmp_path):
   assert y.shape == (8,)
 
 
+def _require_eager():
+  if not tf.executing_eagerly():
+    pytest.skip('another test switched this process to graph mode')
+
+
 def test_make_dataset_also_works_eagerly(tmp_path):
+  _require_eager()
   dataset = _write_shards(tmp_path, num_shards=1)
   ds = pipeline.make_dataset(dataset, 10, None, None, is_training=False)
   assert [int(y.shape[0]) for _, y in ds] == [10, 10, 3]
 
 
 def test_make_batches_refuses_eager_mode(tmp_path):
+  _require_eager()
   dataset = _write_shards(tmp_path, num_shards=1)
   with pytest.raises(RuntimeError, match='tf.Graph'):
     pipeline.make_batches(dataset, 10, None, None, is_training=False)
