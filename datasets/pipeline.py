@@ -51,6 +51,8 @@ Batch = collections.namedtuple('Batch', ['images', 'labels'])
 
 
 def _setup_hint(dataset):
+  if dataset.name == 'imagenet':
+    return ("build it with Slim's ImageNet scripts (see datasets/imagenet.py)")
   return ('make it with: python download_and_convert_data.py '
           '--dataset_name=%s --dataset_dir=%s' %
           (dataset.name, dataset.dataset_dir))
