@@ -68,22 +68,56 @@ def _full_name(scope, default_name):
   return '%s/%s' % (parent, scope) if parent else scope
 
 
-def _layer(name, make):
-  """Returns the layer called `name`, honouring variable-scope reuse."""
+def _layer(name, make, has_variables=True):
+  """Returns `(layer, is_new)` for layer `name`, honouring variable reuse.
+
+  Reuse shares variables, not the call's hyper-parameters: as in Slim, a
+  reused conv may run with another stride, rate or padding (the nominal and
+  the atrous network, `store_non_strided_activations`). Then a new layer with
+  the new configuration is built on the registered layer's variables. Layers
+  without variables (pools, reshapes) are not subject to reuse checks, as in
+  Slim.
+  """
   registry = _registry()
   reuse = v1.get_variable_scope().reuse
   if name in registry:
-    if not reuse:
+    if not reuse and has_variables:
       raise ValueError('Variable %s already exists, disallowed. Did you mean '
                        'to set reuse=True or reuse=tf.AUTO_REUSE in VarScope?'
                        % name)
-    return registry[name]
-  if reuse is True:
+    registered = registry[name]
+    layer = make()
+    if _config(layer) == _config(registered):
+      return registered, False
+    if not has_variables:
+      return layer, True
+    return _on_variables_of(layer, registered), False
+  if reuse is True and has_variables:
     raise ValueError('Variable %s does not exist, or was not created with '
                      'tf.get_variable(). Did you mean to set reuse=None?'
                      % name)
   layer = make()
   registry[name] = layer
+  return layer, True
+
+
+def _config(layer):
+  config = layer.get_config()
+  config.pop('name', None)
+  return config
+
+
+def _on_variables_of(layer, registered):
+  """Makes `layer` build with `registered`'s variables instead of new ones."""
+  variables = {v.name.split('/')[-1].split(':')[0]: v
+               for v in registered.weights}
+
+  def add_weight(name, *unused_args, **unused_kwargs):
+    return variables[name]
+
+  # Keras builds through add_weight; the returned variables are tracked as the
+  # attributes they are assigned to (layer.kernel etc.).
+  layer.add_weight = add_weight
   return layer
 
 
@@ -97,10 +131,9 @@ def _root_name_scope():
     yield
 
 
-def _call(name, make, inputs, **call_kwargs):
+def _call(name, make, inputs, has_variables=True, **call_kwargs):
   """Calls layer `name` and exports what Keras keeps on the layer."""
-  layer = _layer(name, make)
-  is_new = not layer.built
+  layer, is_new = _layer(name, make, has_variables)
   num_updates = len(layer.updates) if _in_graph() else 0
   with _root_name_scope():
     outputs = layer(inputs, **call_kwargs)
@@ -175,13 +208,14 @@ def max_pool2d(inputs, kernel_size, stride, padding, scope):
   padding = padding or 'VALID'
   name = _full_name(scope, 'MaxPool2D')
   return _call(name, lambda: _LAYERS.MaxPooling2D(
-      kernel_size, strides=stride, padding=padding.lower(), name=name), inputs)
+      kernel_size, strides=stride, padding=padding.lower(), name=name), inputs,
+      has_variables=False)
 
 
 def global_avg_pool(inputs, keepdims, scope):
   name = _full_name(scope or 'global_pool', 'global_pool')
   return _call(name, lambda: _LAYERS.GlobalAveragePooling2D(
-      keepdims=keepdims, name=name), inputs)
+      keepdims=keepdims, name=name), inputs, has_variables=False)
 
 
 @slim.add_arg_scope
@@ -200,7 +234,8 @@ def fully_connected(inputs, num_outputs, activation_fn=tf.nn.relu,
 
 def flatten(inputs, scope):
   name = _full_name(scope or 'Flatten', 'Flatten')
-  return _call(name, lambda: _LAYERS.Flatten(name=name), inputs)
+  return _call(name, lambda: _LAYERS.Flatten(name=name), inputs,
+               has_variables=False)
 
 
 def multiply(inputs, gates, scope):
@@ -208,5 +243,6 @@ def multiply(inputs, gates, scope):
   channels = gates.shape.as_list()[-1]
   gates = _call(name + '/gates',
                 lambda: _LAYERS.Reshape((1, 1, channels), name=name + '/gates'),
-                gates)
-  return _call(name, lambda: _LAYERS.Multiply(name=name), [inputs, gates])
+                gates, has_variables=False)
+  return _call(name, lambda: _LAYERS.Multiply(name=name), [inputs, gates],
+               has_variables=False)
