@@ -186,10 +186,12 @@ class Evaluator:
   def _check_labels(self, labels):
     bad = labels[(labels < 0) | (labels >= self.num_classes)]
     if bad.size:
+      offset = self.config.model.labels_offset
       raise EvaluationError(
-          'label %d of %s/%s is outside [0, %d) after labels_offset=%d' %
-          (bad[0] + self.config.model.labels_offset, self.dataset.name,
-           self.split_name, self.num_classes, self.config.model.labels_offset))
+          'label %d of %s/%s becomes %d with labels_offset=%d, outside the '
+          "network's classes [0, %d)" % (
+              bad[0] + offset, self.dataset.name, self.split_name, bad[0],
+              offset, self.num_classes))
 
   def _saver(self, planned):
     key = tuple(sorted(planned.var_map))

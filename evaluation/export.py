@@ -180,7 +180,10 @@ def build_inference_graph(model_config, num_classes, batch_size=None,
   size = model_builder.image_size(model_config)
   num_logits = model_config.num_logits(num_classes)
   graph = tf.Graph()
-  with graph.as_default():
+  # Resource variables even after disable_v2_behavior(): TF2's loader cannot
+  # track reference variables (it warns once per variable).
+  with graph.as_default(), v1.variable_scope(v1.get_variable_scope(),
+                                             use_resource=True):
     images = v1.placeholder(
         tf.float32,
         [batch_size, size, size, model_builder.image_channels(model_config)],

@@ -74,15 +74,20 @@ def list_variables(checkpoint_path):
 
 
 def format_listing(infos):
-  """Aligned lines: name, shape, dtype, size; then the total."""
+  """Aligned lines: name, shape, dtype, size; then the totals, also for
+  the weights alone (without the training state, see `is_training_state`)."""
   width = max([len(i.name) for i in infos] + [4])
   lines = ['%-*s  %-20s %-8s %12s' % (width, 'name', 'shape', 'dtype', 'size')]
   for info in infos:
     lines.append('%-*s  %-20s %-8s %12s' % (
         width, info.name, list(info.shape), info.dtype,
         '{:,}'.format(info.size)))
-  lines.append('%d variables, %s values' % (
-      len(infos), '{:,}'.format(sum(i.size for i in infos))))
+  names = {i.name for i in infos}
+  weights = [i for i in infos if not is_training_state(i.name, names)]
+  lines.append('%d variables, %s values; weights without training state: '
+               '%d variables, %s values' % (
+                   len(infos), '{:,}'.format(sum(i.size for i in infos)),
+                   len(weights), '{:,}'.format(sum(i.size for i in weights))))
   return lines
 
 

@@ -5,6 +5,7 @@ TFRecords, with moving averages (tests/eval_testlib.py). The recount reads the
 whole test split in one batch, restores the checkpoint with a plain Saver and
 counts from the logits in NumPy.
 """
+import dataclasses
 import json
 import os
 
@@ -111,11 +112,31 @@ def test_results_json_and_tensorboard_summaries(uneven):
   assert values['eval/Loss'] == (100, pytest.approx(metrics['loss']))
 
 
-def test_max_num_batches_limits_and_says_incomplete(trained, tmp_path):
-  result = evaluator.evaluate_once(
-      _config(trained, tmp_path, batch_size=50, max_num_batches=3))
+def test_max_num_batches_limits_and_keras_style_reads_the_same_checkpoint(
+    trained, recount, tmp_path):
+  config = _config(trained, tmp_path, batch_size=50, max_num_batches=3)
+  config = dataclasses.replace(config, model=tl.tiny_config('keras'))
+  result = evaluator.evaluate_once(config)
   assert result['num_examples'] == 150 and result['num_batches'] == 3
   assert not result['complete']
+  first = slice(0, 150)  # The evaluation order is the file order.
+  correct = np.sum(recount['predictions'][first] == recount['labels'][first])
+  assert result['metrics']['accuracy'] == correct / 150
+  assert result['layer_style'] == 'keras'
+
+
+def test_labels_outside_the_logits_after_labels_offset_are_an_error(
+    trained, tmp_path):
+  data, _ = trained
+  config = tl.tiny_config(model_name='simple_cnn', labels_offset=1)
+  checkpoint = tl.init_checkpoint(tmp_path / 'train', config, 9)
+  with pytest.raises(evaluator.EvaluationError,
+                     match=r'label 0 of digits/test becomes -1 with '
+                     r"labels_offset=1, outside the network's classes "
+                     r'\[0, 9\)'):
+    evaluator.evaluate_once(evaluator.EvalConfig(
+        checkpoint_path=checkpoint, eval_dir=str(tmp_path / 'eval'),
+        dataset_name='digits', dataset_dir=data, model=config))
 
 
 def test_ema_evaluation_loads_the_shadow_variables(trained, uneven,

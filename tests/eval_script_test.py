@@ -1,5 +1,12 @@
 """eval_image_classifier.py as a real subprocess: once, the watch loop, and
-bad input (one `error:` line, exit code 1)."""
+bad input (one `error:` line, exit code 1).
+
+The script prints a user error through `script_util.run_reporting_errors`
+(one line, exit code 1); the subprocess cases show that end to end, the
+in-process cases the other messages.
+"""
+import dataclasses
+import io
 import json
 import os
 import threading
@@ -7,6 +14,8 @@ import time
 
 import pytest
 
+from evaluation import evaluator
+from evaluation import script_util
 from tests import eval_testlib as tl
 
 LOOP_TIMEOUT_SECS = 6
@@ -29,44 +38,57 @@ def _finish(process, timeout=300):
   return process.returncode, stdout, stderr
 
 
-def test_once_and_bad_input(trained, tmp_path):
+def test_once_and_another_models_checkpoint(trained, tmp_path):
   data, checkpoint = trained
-  empty = tmp_path / 'empty'
-  empty.mkdir()
-  runs = {  # All four run at once.
+  runs = {  # Both run at once.
       'ok': _eval_args(data, os.path.dirname(checkpoint), tmp_path / 'ok'),
-      'no checkpoint': _eval_args(data, empty, tmp_path / 'e1'),
       'other model': _eval_args(data, checkpoint, tmp_path / 'e2',
                                 '--model_name=resnet_v1_14'),
-      'unknown split': _eval_args(data, checkpoint, tmp_path / 'e3',
-                                  '--dataset_split_name=validation'),
   }
   processes = {name: tl.start_script(args) for name, args in runs.items()}
   done = {name: _finish(p) for name, p in processes.items()}
 
   code, stdout, stderr = done['ok']
   assert code == 0, stderr
-  assert 'step 100: accuracy' in stdout and '360 examples of digits/test' in stdout
+  assert stdout.startswith('step 100: accuracy')
+  assert '360 examples of digits/test' in stdout
   with open(tmp_path / 'ok' / 'eval_results.json') as f:
     result = json.load(f)
   assert result['num_examples'] == 360 and result['global_step'] == 100
-  assert result['preprocessing_name'] == 'digits'  # the dataset's default
   assert result['checkpoint_path'] == checkpoint
+  assert result['preprocessing_name'] == 'digits'  # the dataset's default
 
-  expected = {
-      'no checkpoint': 'error: No checkpoint found in directory %s' % empty,
-      'other model': ('error: checkpoint %s does not hold a resnet_v1_14: its '
-                      "variables are under se_resnet_v1_14, the model's under "
-                      'resnet_v1_14; pass --model_name=se_resnet_v1_14'
-                      % checkpoint),
-      'unknown split': ("error: dataset 'digits' has no split 'validation'; "
-                        'valid splits: test, train'),
-  }
-  for name, line in expected.items():
-    code, stdout, stderr = done[name]
-    assert code == 1, (name, stderr)
-    assert stderr.splitlines() == [line], name
-    assert not stdout
+  code, stdout, stderr = done['other model']
+  assert code == 1, stderr
+  assert stderr.splitlines() == [
+      'error: checkpoint %s does not hold a resnet_v1_14: its variables are '
+      "under se_resnet_v1_14, the model's under resnet_v1_14; pass "
+      '--model_name=se_resnet_v1_14' % checkpoint]
+  assert not stdout
+
+
+def _reported(config):
+  """What the script prints for `config`: (exit code, stderr text)."""
+  stream = io.StringIO()
+  code = script_util.run_reporting_errors(
+      lambda: evaluator.evaluate_once(config), stream=stream)
+  return code, stream.getvalue()
+
+
+def test_no_checkpoint_and_unknown_split_are_one_line_errors(trained,
+                                                             tmp_path):
+  data, checkpoint = trained
+  (tmp_path / 'empty').mkdir()
+  config = evaluator.EvalConfig(
+      checkpoint_path=str(tmp_path / 'empty'), eval_dir=str(tmp_path / 'e'),
+      dataset_name='digits', dataset_dir=data, model=tl.tiny_config())
+  assert _reported(config) == (
+      1, 'error: No checkpoint found in directory %s\n' % (tmp_path / 'empty'))
+  config = dataclasses.replace(config, checkpoint_path=checkpoint,
+                               dataset_split_name='validation')
+  assert _reported(config) == (
+      1, "error: dataset 'digits' has no split 'validation'; valid splits: "
+      'test, train\n')
 
 
 def _collect(stream, lines):

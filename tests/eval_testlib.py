@@ -107,6 +107,23 @@ def shared_checkpoint(tmp_path_factory):
   return _shared['data'], _shared['checkpoint']
 
 
+def init_checkpoint(train_dir, config, num_classes):
+  """Saves freshly initialised weights of `config`'s network (Slim names,
+  global step 0); returns the checkpoint prefix."""
+  size = model_builder.image_size(config)
+  with tf.Graph().as_default():
+    images = v1.placeholder(
+        tf.float32, [1, size, size, model_builder.image_channels(config)])
+    model_builder.build_logits(config, images, num_classes, is_training=False)
+    save_map = checkpoints.slim_named_variables(
+        restoring.model_variables(config.model_scope))
+    save_map['global_step'] = v1.train.get_or_create_global_step()
+    with v1.Session() as sess:
+      sess.run(v1.global_variables_initializer())
+      return v1.train.Saver(save_map).save(
+          sess, os.path.join(str(train_dir), 'model.ckpt'), global_step=0)
+
+
 def save_tensors(prefix, tensors):
   """Writes {name: ndarray} as a v1 checkpoint at `prefix`."""
   with tf.Graph().as_default():

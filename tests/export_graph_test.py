@@ -151,3 +151,16 @@ def test_export_refuses_to_overwrite_or_to_freeze_without_weights(exported):
   with pytest.raises(export.ExportError, match='nothing to export'):
     export.export(export.ExportConfig(model=config, num_classes=10))
   assert tf.io.gfile.exists(exported['files']['raw']['saved_model_dir'])
+
+
+def test_classes_output_adds_back_the_labels_offset():
+  config = tl.tiny_config(model_name='simple_cnn', labels_offset=1)
+  built = export.build_inference_graph(config, num_classes=11, batch_size=4)
+  images = np.random.RandomState(0).uniform(-1, 1, [4, 32, 32, 3])
+  with built.graph.as_default(), v1.Session() as sess:
+    sess.run(v1.global_variables_initializer())
+    logits, classes = sess.run(
+        [built.outputs['logits'], built.outputs['classes']],
+        {built.images: images})
+  assert logits.shape == (4, 10) and built.images.shape.as_list()[0] == 4
+  np.testing.assert_array_equal(classes, np.argmax(logits, 1) + 1)
