@@ -163,6 +163,7 @@ def test_keras_variables_equal_the_oracles_after_the_name_map(oracle):
 @pytest.mark.parametrize('style', lib.STYLES)
 def test_oracle_checkpoint_restores_everything(oracle, style):
   run = _run_style(oracle, style)
+  assert len(run.report.restored) == NUM_VARIABLES[oracle.depth]
   assert sorted(run.report.restored) == [n for n, _ in oracle.signature]
   assert not run.report.unused and not run.report.fresh
   assert not run.report.mismatched and not run.report.excluded
