@@ -1,0 +1,548 @@
+"""Times our networks against their peers, side by side, and reports ratios.
+
+For every (batch size, image size) and mode ('forward', 'train') one phase
+builds every variant (`model_variants`) in its own graph and session, warms
+them up, and times them in interleaved rounds (`timing.interleaved_rounds`)
+together with a large matmul, the machine's ceiling. Everything reported is
+a per-round ratio (median, min, max over the rounds):
+
+* time ratios: our slim style vs `tf_slim.nets`, our raw/keras styles vs our
+  slim style, SE-ResNet vs ResNet in the same style, Keras applications vs
+  `tf_slim.nets`;
+* ceiling fractions: a variant's achieved GFLOP/s (2 x multiply-adds counted
+  from its graph / time) over the matmul's GFLOP/s in the same round.
+
+Peak resident memory comes from the OS (`ru_maxrss`). It is a process-wide
+high-water mark, so each (variant, shape) is measured in a fresh process that
+builds only that variant: forward first, then the training step.
+
+Example:
+
+    settings = BenchSettings(models=('resnet_v1_14',), styles=('slim',),
+                             peers=('tf_slim',), shapes=((2, 32),), rounds=2,
+                             min_round_seconds=0.0, matmul_size=256)
+    results = run(settings)
+    print(format_report(results))
+"""
+import collections
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+from benchmarks import model_variants
+from benchmarks import timing
+from nets import session_config
+from nets.tf_compat import tf, tf_keras
+
+PROBE_MODULE = 'benchmarks.bench_models'
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Where the issue's targets apply (they are reported for every shape).
+TARGET_IMAGE_SIZE = 224
+TARGET_BATCH_SIZES = (8, 32)
+CEILING_TARGET_BATCH_SIZE = 32
+
+# (comparison kind, mode) -> (sense, bound). None: reported, no target.
+TARGETS = {
+    ('vs_tf_slim', 'forward'): ('<=', 1.00),
+    ('vs_tf_slim', 'train'): ('<=', 1.00),
+    ('vs_slim_style', 'forward'): ('<=', 1.03),
+    ('vs_slim_style', 'train'): ('<=', 1.03),
+    ('se_overhead', 'forward'): ('<=', 1.04),
+    ('se_overhead', 'train'): ('<=', 1.07),
+    ('ceiling_fraction', 'forward'): ('>=', 0.85),
+}
+
+_SETTINGS_DEFAULTS = collections.OrderedDict([
+    ('models', ('resnet_v1_50', 'se_resnet_v1_50')),
+    ('styles', ('slim', 'raw', 'keras')),
+    ('peers', model_variants.PEERS),
+    ('shapes', ((1, 224), (8, 224), (32, 224), (32, 112))),
+    ('modes', model_variants.MODES),
+    ('rounds', 7),
+    ('min_round_seconds', 1.0),
+    ('warmup_steps', 2),
+    ('intra_op_threads', 0),
+    ('inter_op_threads', 0),
+    ('num_classes', 1000),
+    ('weight_decay', 0.0),
+    ('matmul_size', 2048),
+    ('memory', True),
+    ('disable_v2_behavior', True),
+])
+
+
+class BenchSettings(collections.namedtuple('BenchSettings',
+                                           list(_SETTINGS_DEFAULTS))):
+  """What to measure. Fields and defaults (the full run):
+
+  models: our network names (nets_factory), each built in every style.
+  styles: layer styles.
+  peers: 'tf_slim' and/or 'keras_applications', built for every plain
+    resnet_v1_<depth> in `models` that the peer has.
+  shapes: (batch size, image size) pairs.
+  modes: 'forward' and/or 'train'.
+  rounds: interleaved rounds per phase.
+  min_round_seconds: each variant's share of a round lasts at least this.
+  warmup_steps: untimed steps per variant first.
+  intra_op_threads, inter_op_threads: 0 = `nets.session_config` defaults.
+  num_classes: logits size.
+  weight_decay: L2 for ours and tf_slim's (Keras applications have none).
+  matmul_size: n of the n^3 ceiling matmul.
+  memory: measure peak RSS per (variant, shape) in fresh processes.
+  disable_v2_behavior: whether the process runs with TF1 behaviour, as the
+    training scripts do (the script applies it; recorded here and passed on
+    to the memory probes).
+  """
+
+  def __new__(cls, **fields):
+    unknown = set(fields) - set(_SETTINGS_DEFAULTS)
+    if unknown:
+      raise TypeError('Unknown benchmark settings %s; valid: %s' %
+                      (sorted(unknown), ', '.join(_SETTINGS_DEFAULTS)))
+    values = dict(_SETTINGS_DEFAULTS, **fields)
+    for name in ('models', 'styles', 'peers', 'modes'):
+      values[name] = tuple(values[name])
+    values['shapes'] = tuple(tuple(shape) for shape in values['shapes'])
+    settings = super().__new__(cls, **values)
+    settings.validate()
+    return settings
+
+  def validate(self):
+    """Raises ValueError on unknown names or empty/invalid values."""
+    for name in ('models', 'styles', 'shapes', 'modes'):
+      if not getattr(self, name):
+        raise ValueError('Benchmark setting %r is empty' % name)
+    for mode in self.modes:
+      if mode not in model_variants.MODES:
+        raise ValueError('Unknown mode %r; valid modes: %s' %
+                         (mode, ', '.join(model_variants.MODES)))
+    for kind in self.peers:
+      if kind not in model_variants.PEERS:
+        raise ValueError('Unknown peer %r; valid peers: %s' %
+                         (kind, ', '.join(model_variants.PEERS)))
+    for style in self.styles:
+      if style not in ('slim', 'raw', 'keras'):
+        raise ValueError('Unknown style %r; valid styles: slim, raw, keras' %
+                         style)
+    for model in self.models:
+      model_variants.ours(model, self.styles[0])  # Checks the name.
+    for batch_size, image_size in self.shapes:
+      if batch_size < 1 or image_size < 1:
+        raise ValueError('Invalid shape %dx%d' % (batch_size, image_size))
+    if self.rounds < 1:
+      raise ValueError('rounds must be >= 1, got %d' % self.rounds)
+
+  def session_config(self):
+    return session_config.session_config(self.intra_op_threads,
+                                         self.inter_op_threads)
+
+
+def variants(settings):
+  """(timed variants, skipped peer notes); the matmul comes last."""
+  found, skipped = [], []
+  for model in settings.models:
+    for style in settings.styles:
+      found.append(model_variants.ours(model, style))
+  for model in settings.models:
+    if model_variants.peer(model_variants.TF_SLIM, model) is None:
+      continue  # Not a plain ResNet: no peer is expected.
+    for kind in settings.peers:
+      peer = model_variants.peer(kind, model)
+      if peer is None:
+        skipped.append('%s has no %s' % (kind, model))
+      else:
+        found.append(peer)
+  found.append(model_variants.matmul(settings.matmul_size))
+  return found, skipped
+
+
+def _variant_record(built, steps, seconds, matmul_seconds, matmul_size):
+  variant = built.variant
+  record = {
+      'kind': variant.kind,
+      'model': variant.model,
+      'style': variant.style,
+      'steps_per_round': steps,
+      'seconds_per_step': seconds,
+      'seconds_per_step_stats': timing.summarize(seconds),
+      'multiply_adds_per_image': built.multiply_adds_per_image,
+      'gflops': timing.summarize(
+          [2.0 * built.multiply_adds_per_step / s / 1e9 for s in seconds]),
+  }
+  if variant.kind != model_variants.MATMUL:
+    record['images_per_second'] = timing.summarize(
+        [built.batch_size / s for s in seconds])
+    work_ratio = built.multiply_adds_per_step / float(matmul_size ** 3)
+    record['ceiling_fractions'] = [work_ratio * m / s for s, m in
+                                   zip(seconds, matmul_seconds)]
+    record['ceiling_fraction'] = timing.summarize(record['ceiling_fractions'])
+  return record
+
+
+def measure_phase(variant_list, mode, batch_size, image_size, settings,
+                  log=None):
+  """Builds, warms up and times `variant_list` in interleaved rounds.
+
+  Returns:
+    The phase record: shape, mode, load averages, and per variant its
+    seconds per step in each round plus derived figures.
+  """
+  log = log or (lambda message: None)
+  config = settings.session_config()
+  built = collections.OrderedDict()
+  try:
+    for variant in variant_list:
+      log('  building %s' % variant.name)
+      built[variant.name] = model_variants.build(
+          variant, mode, batch_size, image_size, config,
+          num_classes=settings.num_classes,
+          weight_decay=settings.weight_decay)
+    for item in built.values():
+      for _ in range(settings.warmup_steps):
+        item.step()
+    steps = {name: timing.calibrate_steps(item.step,
+                                          settings.min_round_seconds)
+             for name, item in built.items()}
+    load_start = timing.load_average()
+    log('  timing %d rounds' % settings.rounds)
+    times = timing.interleaved_rounds(
+        {name: item.step for name, item in built.items()}, steps,
+        settings.rounds)
+    load_end = timing.load_average()
+  finally:
+    for item in built.values():
+      item.close()
+  matmul_name = model_variants.matmul(settings.matmul_size).name
+  return {
+      'batch_size': batch_size,
+      'image_size': image_size,
+      'mode': mode,
+      'rounds': settings.rounds,
+      'load_average_start': load_start,
+      'load_average_end': load_end,
+      'variants': collections.OrderedDict(
+          (name, _variant_record(item, steps[name], times[name],
+                                 times[matmul_name], settings.matmul_size))
+          for name, item in built.items()),
+  }
+
+
+def _target(kind, mode, batch_size, image_size):
+  """(target text, bound, sense, applies) of a comparison."""
+  sense, bound = TARGETS.get((kind, mode), (None, None))
+  if sense is None:
+    return None, None, None, False
+  if kind == 'ceiling_fraction':
+    applies = (batch_size == CEILING_TARGET_BATCH_SIZE and
+               image_size == TARGET_IMAGE_SIZE)
+  else:
+    applies = (batch_size in TARGET_BATCH_SIZES and
+               image_size == TARGET_IMAGE_SIZE)
+  return '%s %.2f' % (sense, bound), bound, sense, applies
+
+
+def _comparison(kind, numerator, denominator, values, phase):
+  text, bound, sense, applies = _target(kind, phase['mode'],
+                                        phase['batch_size'],
+                                        phase['image_size'])
+  stats = timing.summarize(values)
+  met = None
+  if bound is not None:
+    met = (stats['median'] <= bound if sense == '<=' else
+           stats['median'] >= bound)
+  return collections.OrderedDict([
+      ('kind', kind), ('numerator', numerator), ('denominator', denominator),
+      ('values', values), ('median', stats['median']), ('min', stats['min']),
+      ('max', stats['max']), ('target', text), ('target_applies', applies),
+      ('met', met)])
+
+
+def _pairs(names, settings):
+  """(kind, numerator, denominator) time comparisons among `names`."""
+  pairs = []
+  tf_slim_peer = model_variants.TF_SLIM
+  for model in settings.models:
+    slim_name = '%s/slim' % model
+    peer = model_variants.peer(tf_slim_peer, model)
+    if peer is not None and peer.name in names:
+      if slim_name in names:
+        pairs.append(('vs_tf_slim', slim_name, peer.name))
+      keras = model_variants.peer(model_variants.KERAS_APPLICATIONS, model)
+      if keras is not None and keras.name in names:
+        pairs.append(('peer_vs_tf_slim', keras.name, peer.name))
+    for style in settings.styles:
+      name = '%s/%s' % (model, style)
+      if style != 'slim' and slim_name in names:
+        pairs.append(('vs_slim_style', name, slim_name))
+      plain = '%s/%s' % (model[len('se_'):], style)
+      if model.startswith('se_') and plain in names:
+        pairs.append(('se_overhead', name, plain))
+  return pairs
+
+
+def comparisons(phase, settings):
+  """The phase's per-round ratios, each with its target if it has one."""
+  records = phase['variants']
+  result = []
+  for kind, numerator, denominator in _pairs(records, settings):
+    values = timing.per_round_ratios(records[numerator]['seconds_per_step'],
+                                     records[denominator]['seconds_per_step'])
+    result.append(_comparison(kind, numerator, denominator, values, phase))
+  matmul_name = model_variants.matmul(settings.matmul_size).name
+  for name, record in records.items():
+    if record['kind'] == model_variants.OURS:
+      result.append(_comparison('ceiling_fraction', name, matmul_name,
+                                record['ceiling_fractions'], phase))
+  return result
+
+
+def machine_info():
+  """What the numbers were measured on."""
+  cpu_model = platform.processor() or 'unknown'
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name'):
+          cpu_model = line.split(':', 1)[1].strip()
+          break
+  except OSError:
+    pass
+  try:
+    import tf_slim  # pylint: disable=g-import-not-at-top
+    from importlib import metadata  # pylint: disable=g-import-not-at-top
+    slim_version = getattr(tf_slim, '__version__', None) or metadata.version(
+        'tf-slim')
+  except Exception:  # pylint: disable=broad-except
+    slim_version = 'unknown'
+  intra, inter = session_config.thread_counts()
+  return collections.OrderedDict([
+      ('date', datetime.datetime.now(datetime.timezone.utc).isoformat(
+          timespec='seconds')),
+      ('cpu_model', cpu_model),
+      ('cpus_available', session_config.available_cpus()),
+      ('cpu_count', os.cpu_count()),
+      ('platform', platform.platform()),
+      ('python', platform.python_version()),
+      ('tensorflow', tf.__version__),
+      ('tf_keras', tf_keras.__version__),
+      ('tf_slim', slim_version),
+      ('default_threads', {'intra_op': intra, 'inter_op': inter}),
+  ])
+
+
+def probe_memory(variant, batch_size, image_size, settings):
+  """Peak RSS of building and stepping `variant` (forward, then train).
+
+  Meant for a fresh process (see `subprocess_memory_probe`): the numbers are
+  the process's high-water marks, so `train_peak_mb` is the peak over the
+  forward and the training graph (training is the larger one for every
+  network here).
+  """
+  config = settings.session_config()
+  record = collections.OrderedDict([
+      ('variant', variant.name), ('batch_size', batch_size),
+      ('image_size', image_size),
+      ('baseline_mb', timing.peak_rss_bytes() / 2.0**20)])
+  for mode in settings.modes:
+    with model_variants.build(variant, mode, batch_size, image_size, config,
+                              num_classes=settings.num_classes,
+                              weight_decay=settings.weight_decay) as built:
+      for _ in range(2):
+        built.step()
+    record['%s_peak_mb' % mode] = timing.peak_rss_bytes() / 2.0**20
+  return record
+
+
+def probe_flags(variant_name, batch_size, image_size, settings):
+  """Command-line flags that make `bench_models` run one memory probe."""
+  return ['--%sdisable_v2_behavior' % (
+      '' if settings.disable_v2_behavior else 'no'),
+          '--probe_variant=%s' % variant_name,
+          '--probe_batch_size=%d' % batch_size,
+          '--probe_image_size=%d' % image_size,
+          '--modes=%s' % ','.join(settings.modes),
+          '--intra_op_threads=%d' % settings.intra_op_threads,
+          '--inter_op_threads=%d' % settings.inter_op_threads,
+          '--num_classes=%d' % settings.num_classes,
+          '--weight_decay=%r' % settings.weight_decay]
+
+
+def subprocess_memory_probe(variant, batch_size, image_size, settings,
+                            timeout=1800):
+  """Runs `probe_memory` in a fresh Python process; returns its record."""
+  command = ([sys.executable, '-m', PROBE_MODULE] +
+             probe_flags(variant.name, batch_size, image_size, settings))
+  env = dict(os.environ)
+  env['PYTHONPATH'] = os.pathsep.join(
+      p for p in (PROJECT_ROOT, env.get('PYTHONPATH')) if p)
+  proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env,
+                        capture_output=True, text=True, timeout=timeout,
+                        check=False)
+  lines = proc.stdout.strip().splitlines()
+  if proc.returncode != 0 or not lines:
+    raise RuntimeError('Memory probe for %s (%dx%d) failed with exit code '
+                       '%d:\n%s' % (variant.name, batch_size, image_size,
+                                    proc.returncode, proc.stderr[-3000:]))
+  return json.loads(lines[-1])
+
+
+def targets(results):
+  """The comparisons that have a target at their shape, for the summary."""
+  rows = []
+  for phase in results['phases']:
+    for comparison in phase['comparisons']:
+      if comparison['target_applies']:
+        rows.append(dict(comparison, batch_size=phase['batch_size'],
+                         image_size=phase['image_size'], mode=phase['mode']))
+  return rows
+
+
+def run(settings, log=None, memory_probe=subprocess_memory_probe):
+  """Measures everything `settings` asks for; returns the results dict.
+
+  Args:
+    settings: a `BenchSettings`.
+    log: optional callable taking a progress line.
+    memory_probe: `(variant, batch_size, image_size, settings) -> record`;
+      the default runs each probe in a fresh process.
+
+  Returns:
+    dict with 'machine', 'settings', 'phases' (one per shape and mode, with
+    per-round times and 'comparisons'), 'memory', 'targets' and 'skipped'.
+  """
+  log = log or (lambda message: None)
+  variant_list, skipped = variants(settings)
+  results = collections.OrderedDict([
+      ('machine', machine_info()),
+      ('settings', dict(settings._asdict(),
+                        threads=dict(zip(('intra_op', 'inter_op'),
+                                         session_config.thread_counts(
+                                             settings.intra_op_threads,
+                                             settings.inter_op_threads))))),
+      ('load_average_start', timing.load_average()),
+      ('skipped', skipped),
+      ('phases', []),
+      ('memory', []),
+  ])
+  for batch_size, image_size in settings.shapes:
+    for mode in settings.modes:
+      log('batch %d, %dx%d, %s' % (batch_size, image_size, image_size, mode))
+      phase = measure_phase(variant_list, mode, batch_size, image_size,
+                            settings, log)
+      phase['comparisons'] = comparisons(phase, settings)
+      results['phases'].append(phase)
+  if settings.memory:
+    for batch_size, image_size in settings.shapes:
+      for variant in variant_list:
+        if variant.kind == model_variants.MATMUL:
+          continue
+        log('memory: %s at batch %d, %dx%d' % (variant.name, batch_size,
+                                                image_size, image_size))
+        results['memory'].append(
+            memory_probe(variant, batch_size, image_size, settings))
+  results['load_average_end'] = timing.load_average()
+  results['targets'] = targets(results)
+  return results
+
+
+def _stats_text(stats, fmt='%.3f'):
+  return (fmt + ' [' + fmt + ', ' + fmt + ']') % (
+      stats['median'], stats['min'], stats['max'])
+
+
+def _load_text(load):
+  return '%.2f' % load[0] if load else 'n/a'
+
+
+_KIND_LABELS = {
+    'vs_tf_slim': 'time, ours (slim style) / tf_slim.nets',
+    'peer_vs_tf_slim': 'time, Keras applications / tf_slim.nets',
+    'vs_slim_style': 'time, style / slim style',
+    'se_overhead': 'time, SE-ResNet / ResNet',
+    'ceiling_fraction': 'GFLOP/s / matmul GFLOP/s',
+}
+
+
+def format_report(results):
+  """Markdown tables: one per phase, the targets, and the memory."""
+  machine = results['machine']
+  settings = results['settings']
+  lines = [
+      'Measured %s on %s (%d CPUs available), TensorFlow %s, tf_keras %s, '
+      'tf_slim %s; session threads intra-op %d / inter-op %d. Load average '
+      '(1 min) %s at the start, %s at the end.' % (
+          machine['date'], machine['cpu_model'], machine['cpus_available'],
+          machine['tensorflow'], machine['tf_keras'], machine['tf_slim'],
+          settings['threads']['intra_op'], settings['threads']['inter_op'],
+          _load_text(results['load_average_start']),
+          _load_text(results.get('load_average_end'))),
+      '',
+      'Every figure is the median [min, max] over interleaved rounds of '
+      'per-round values; ratios are seconds per step.',
+  ]
+  for phase in results['phases']:
+    lines += ['', '### batch %d, %dx%d, %s (%d rounds, load %s -> %s)' % (
+        phase['batch_size'], phase['image_size'], phase['image_size'],
+        phase['mode'], phase['rounds'],
+        _load_text(phase['load_average_start']),
+        _load_text(phase['load_average_end'])), '',
+              '| variant | images/s | GMAC/image | GFLOP/s | of matmul '
+              'ceiling |', '|---|---|---|---|---|']
+    for name, record in phase['variants'].items():
+      if record['kind'] == model_variants.MATMUL:
+        lines.append('| %s (ceiling) | | | %s | |' % (
+            name, _stats_text(record['gflops'], '%.1f')))
+        continue
+      lines.append('| %s | %s | %.3f | %s | %s |' % (
+          name, _stats_text(record['images_per_second'], '%.2f'),
+          record['multiply_adds_per_image'] / 1e9,
+          _stats_text(record['gflops'], '%.1f'),
+          _stats_text(record['ceiling_fraction'], '%.2f')))
+    lines += ['', '| comparison | what | median [min, max] | target |',
+              '|---|---|---|---|']
+    for c in phase['comparisons']:
+      if c['kind'] == 'ceiling_fraction':
+        continue  # In the table above.
+      lines.append('| %s / %s | %s | %s | %s |' % (
+          c['numerator'], c['denominator'], _KIND_LABELS[c['kind']],
+          _stats_text(c, '%.3f'), _target_text(c)))
+  lines += ['', '### Targets (batch %s at %d; ceiling at batch %d)' % (
+      ' and '.join(map(str, TARGET_BATCH_SIZES)), TARGET_IMAGE_SIZE,
+      CEILING_TARGET_BATCH_SIZE), '',
+            '| shape | mode | comparison | median [min, max] | target |',
+            '|---|---|---|---|---|']
+  for t in results['targets']:
+    lines.append('| %dx%d | %s | %s / %s | %s | %s |' % (
+        t['batch_size'], t['image_size'], t['mode'], t['numerator'],
+        t['denominator'], _stats_text(t, '%.3f'), _target_text(t)))
+  if results['memory']:
+    modes = [m for m in model_variants.MODES
+             if '%s_peak_mb' % m in results['memory'][0]]
+    lines += ['', '### Peak resident memory (MB; a fresh process per row, '
+              'forward then train)', '',
+              '| shape | variant | after imports | %s |' % ' | '.join(
+                  'peak after %s' % m for m in modes),
+              '|---|---|---|%s' % ('---|' * len(modes))]
+    for m in results['memory']:
+      lines.append('| %dx%d | %s | %.0f | %s |' % (
+          m['batch_size'], m['image_size'], m['variant'], m['baseline_mb'],
+          ' | '.join('%.0f' % m['%s_peak_mb' % mode] for mode in modes)))
+  if results['skipped']:
+    lines += ['', 'Not measured: %s.' % '; '.join(results['skipped'])]
+  return '\n'.join(lines)
+
+
+def _target_text(comparison):
+  if comparison['target'] is None:
+    return ''
+  if not comparison['target_applies']:
+    return '(%s at %s)' % (comparison['target'], 'batch %d' %
+                           CEILING_TARGET_BATCH_SIZE
+                           if comparison['kind'] == 'ceiling_fraction' else
+                           'batch 8/32')
+  return '%s: %s' % (comparison['target'],
+                     'met' if comparison['met'] else 'MISSED')

@@ -1,0 +1,261 @@
+"""The things `bench_models` times, each built in its own graph and session.
+
+A variant is one network written one way:
+
+| name                            | what                                        |
+|---------------------------------|---------------------------------------------|
+| `resnet_v1_50/slim` (`/raw`...) | ours, from `nets_factory` in a layer style  |
+| `tf_slim.nets/resnet_v1_50`     | the ResNet v1 that ships with tf_slim       |
+| `tf_keras.applications/ResNet50`| Keras' ResNet50 (`weights=None`)            |
+| `matmul/2048`                   | a 2048^3 matmul: the machine's ceiling      |
+
+`build()` makes a graph with the images and labels held in local variables
+(no feeding, no input pipeline: only the network is timed) and one op to run
+per step: the logits in `forward` mode (inference batch norm), an SGD-momentum
+step on the softmax cross-entropy with `UPDATE_OPS` in `train` mode.
+
+Example:
+
+    variant = variant_from_name('resnet_v1_50/raw')
+    with build(variant, 'train', batch_size=8, image_size=224,
+               config=session_config.session_config()) as built:
+      built.step()
+      built.multiply_adds_per_image
+"""
+import collections
+
+import numpy as np
+
+from benchmarks import flops
+from nets import nets_factory
+from nets import resnet_v1
+from nets.tf_compat import slim, tf, tf_keras, v1
+
+MODES = ('forward', 'train')
+
+OURS = 'ours'
+TF_SLIM = 'tf_slim'
+KERAS_APPLICATIONS = 'keras_applications'
+MATMUL = 'matmul'
+PEERS = (TF_SLIM, KERAS_APPLICATIONS)
+
+_PEER_PREFIX = {TF_SLIM: 'tf_slim.nets', KERAS_APPLICATIONS:
+                'tf_keras.applications'}
+_KERAS_RESNETS = {50: 'ResNet50', 101: 'ResNet101', 152: 'ResNet152'}
+
+LEARNING_RATE = 0.01
+MOMENTUM = 0.9
+
+
+class Variant(collections.namedtuple('Variant',
+                                     ['name', 'kind', 'model', 'style'])):
+  """One timed thing; `model` is our network name (or the matmul size)."""
+
+
+def ours(model, style):
+  """Our network `model` (a nets_factory name) in layer style `style`."""
+  nets_factory.check_name(model)
+  return Variant('%s/%s' % (model, style), OURS, model, style)
+
+
+def _plain_resnet_depth(model):
+  prefix = 'resnet_v1_'
+  if model.startswith(prefix) and model[len(prefix):].isdigit():
+    depth = int(model[len(prefix):])
+    if depth in resnet_v1.UNITS_PER_BLOCK:
+      return depth
+  return None
+
+
+def peer(kind, model):
+  """The peer `kind` of our `model`, or None if that peer has no such net."""
+  depth = _plain_resnet_depth(model)
+  if depth is None:
+    return None
+  if kind == TF_SLIM:
+    return Variant('%s/%s' % (_PEER_PREFIX[kind], model), kind, model, None)
+  if kind == KERAS_APPLICATIONS:
+    if depth not in _KERAS_RESNETS:
+      return None
+    return Variant('%s/%s' % (_PEER_PREFIX[kind], _KERAS_RESNETS[depth]),
+                   kind, model, None)
+  raise ValueError('Unknown peer %r; valid peers: %s' %
+                   (kind, ', '.join(PEERS)))
+
+
+def matmul(size):
+  """A `size`^3 float32 matmul."""
+  return Variant('matmul/%d' % size, MATMUL, size, None)
+
+
+def variant_from_name(name):
+  """Inverse of `Variant.name`, e.g. for a subprocess that builds one variant."""
+  prefix, _, rest = name.partition('/')
+  if prefix == 'matmul' and rest.isdigit():
+    return matmul(int(rest))
+  if prefix == _PEER_PREFIX[TF_SLIM]:
+    found = peer(TF_SLIM, rest)
+  elif prefix == _PEER_PREFIX[KERAS_APPLICATIONS]:
+    by_name = {v: k for k, v in _KERAS_RESNETS.items()}
+    found = (peer(KERAS_APPLICATIONS, 'resnet_v1_%d' % by_name[rest])
+             if rest in by_name else None)
+  else:
+    return ours(prefix, rest)
+  if found is None:
+    raise ValueError('Unknown benchmark variant %r' % name)
+  return found
+
+
+class Built(object):
+  """A variant's graph and session, ready to step. Use as a context manager."""
+
+  def __init__(self, variant, mode, batch_size, graph, session, op,
+               multiply_adds):
+    self.variant = variant
+    self.mode = mode
+    self.batch_size = batch_size
+    self.graph = graph
+    self.session = session
+    self.op = op
+    self.multiply_adds_per_step = multiply_adds
+    self.multiply_adds_per_image = multiply_adds / batch_size
+
+  def step(self):
+    self.session.run(self.op)
+
+  def close(self):
+    self.session.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *unused_exc_info):
+    self.close()
+
+
+def _local_variable(name, value):
+  return v1.get_variable(name, initializer=value, trainable=False,
+                         collections=[v1.GraphKeys.LOCAL_VARIABLES])
+
+
+def _inputs(batch_size, image_size, num_classes, seed=0):
+  rng = np.random.RandomState(seed)
+  images = _local_variable('bench_images', rng.uniform(
+      -1, 1, [batch_size, image_size, image_size, 3]).astype(np.float32))
+  labels = _local_variable('bench_labels', rng.randint(
+      0, num_classes, [batch_size]).astype(np.int32))
+  return tf.identity(images), tf.identity(labels)
+
+
+def _ours_logits(variant, images, training, num_classes, weight_decay):
+  network_fn = nets_factory.get_network_fn(
+      variant.model, num_classes, weight_decay=weight_decay,
+      is_training=training, style=variant.style)
+  logits, _ = network_fn(images)
+  return logits
+
+
+def _tf_slim_logits(variant, images, training, num_classes, weight_decay):
+  from tf_slim.nets import resnet_v1 as slim_resnet_v1  # pylint: disable=g-import-not-at-top
+  with slim.arg_scope(slim_resnet_v1.resnet_arg_scope(
+      weight_decay=weight_decay)):
+    builder = getattr(slim_resnet_v1, variant.model, None)
+    if builder is not None:  # resnet_v1_50/101/152/200.
+      net, _ = builder(images, num_classes, is_training=training)
+    else:  # Our small depths (14, 26), assembled from tf_slim's own blocks.
+      depth = _plain_resnet_depth(variant.model)
+      blocks = [slim_resnet_v1.resnet_v1_block(scope, base_depth=base,
+                                               num_units=units, stride=stride)
+                for scope, base, units, stride in zip(
+                    ('block1', 'block2', 'block3', 'block4'),
+                    resnet_v1.BASE_DEPTHS, resnet_v1.UNITS_PER_BLOCK[depth],
+                    resnet_v1.BLOCK_STRIDES)]
+      net, _ = slim_resnet_v1.resnet_v1(images, blocks, num_classes,
+                                        is_training=training,
+                                        scope=variant.model)
+  # tf_slim 1.1.0's resnet_v1 has no spatial_squeeze: logits are [N,1,1,C].
+  return tf.squeeze(net, [1, 2])
+
+
+def _keras_applications_logits(variant, images, training, num_classes,
+                               weight_decay):
+  del weight_decay  # Keras applications take no regularizer.
+  depth = _plain_resnet_depth(variant.model)
+  constructor = getattr(tf_keras.applications, _KERAS_RESNETS[depth])
+  model = constructor(weights=None, input_shape=images.shape.as_list()[1:],
+                      classes=num_classes, classifier_activation=None)
+  logits = model(images, training=training)
+  for update in model.get_updates_for(images):
+    v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
+  return logits
+
+
+_LOGITS_FNS = {
+    OURS: _ours_logits,
+    TF_SLIM: _tf_slim_logits,
+    KERAS_APPLICATIONS: _keras_applications_logits,
+}
+
+
+def _train_op(logits, labels):
+  """SGD momentum on softmax CE (+ regularization), after UPDATE_OPS."""
+  v1.losses.sparse_softmax_cross_entropy(labels, logits)
+  total_loss = v1.losses.get_total_loss()
+  # As slim.learning.create_train_op: the gradients wait for the BN updates
+  # through the loss, not op by op.
+  with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+    total_loss = tf.identity(total_loss)
+  optimizer = v1.train.MomentumOptimizer(LEARNING_RATE, MOMENTUM)
+  return optimizer.minimize(total_loss)
+
+
+def _matmul_op(size):
+  rng = np.random.RandomState(0)
+  a = _local_variable('a', rng.uniform(-1, 1, [size, size]).astype(np.float32))
+  b = _local_variable('b', rng.uniform(-1, 1, [size, size]).astype(np.float32))
+  return tf.matmul(a, b).op
+
+
+def build(variant, mode, batch_size, image_size, config, num_classes=1000,
+          weight_decay=0.0):
+  """Builds `variant` for `mode` in a new graph and initialised session.
+
+  Args:
+    variant: a `Variant`.
+    mode: 'forward' (inference batch norm) or 'train' (one SGD step).
+    batch_size: images per step.
+    image_size: height and width.
+    config: the session's `ConfigProto` (thread settings).
+    num_classes: logits size.
+    weight_decay: L2 coefficient for ours and tf_slim's (Keras applications
+      have none; keep 0 for like-for-like timing).
+
+  Returns:
+    A `Built`; close it (or use `with`) to free the session.
+  """
+  if mode not in MODES:
+    raise ValueError('Unknown mode %r; valid modes: %s' %
+                     (mode, ', '.join(MODES)))
+  graph = tf.Graph()
+  with graph.as_default():
+    if variant.kind == MATMUL:
+      op = _matmul_op(variant.model)
+      per_step = variant.model ** 3
+      batch_size = 1  # One matmul per step.
+    else:
+      images, labels = _inputs(batch_size, image_size, num_classes)
+      logits = _LOGITS_FNS[variant.kind](variant, images, mode == 'train',
+                                         num_classes, weight_decay)
+      op = _train_op(logits, labels) if mode == 'train' else logits.op
+      per_step = flops.count_multiply_adds(
+          graph, flops.upstream_ops([op])).total
+    init = tf.group(v1.global_variables_initializer(),
+                    v1.local_variables_initializer())
+  graph.finalize()
+  session = v1.Session(graph=graph, config=config)
+  try:
+    session.run(init)
+  except BaseException:
+    session.close()
+    raise
+  return Built(variant, mode, batch_size, graph, session, op, per_step)
