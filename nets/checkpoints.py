@@ -45,9 +45,14 @@ def keras_to_slim_name(name):
   return name
 
 
+def _variable_name(variable):
+  """'a/b/weights' for graph and eager variables alike (no ':0')."""
+  return variable.name.split(':')[0]
+
+
 def slim_name(variable):
-  """The Slim checkpoint name of a graph variable of any style."""
-  return keras_to_slim_name(variable.op.name)
+  """The Slim checkpoint name of a variable of any style (graph or eager)."""
+  return keras_to_slim_name(_variable_name(variable))
 
 
 def slim_named_variables(variables):
@@ -107,6 +112,46 @@ def _in_scopes(name, scopes):
   return any(name == s or name.startswith(s.rstrip('/') + '/') for s in scopes)
 
 
+def _top_scopes(names):
+  """Top-level scopes of `names`, ignoring unscoped ones like global_step."""
+  return sorted({n.split('/')[0] for n in names if '/' in n})
+
+
+def _fill_in_scopes(checkpoint, checkpoint_names, names, checkpoint_model_scope,
+                    model_scope):
+  """Checks a scope map and infers its missing half when unambiguous."""
+  if checkpoint_model_scope is None and model_scope is None:
+    return None, None
+  graph_tops = _top_scopes(names)
+  checkpoint_tops = _top_scopes(checkpoint_names)
+  if model_scope is None:
+    if len(graph_tops) != 1:
+      raise CheckpointMismatchError(
+          'checkpoint_model_scope=%r needs model_scope too: the model has '
+          'several top-level scopes (%s)' % (checkpoint_model_scope,
+                                             ', '.join(graph_tops)))
+    model_scope = graph_tops[0]
+  if checkpoint_model_scope is None:
+    if len(checkpoint_tops) != 1:
+      raise CheckpointMismatchError(
+          'model_scope=%r needs checkpoint_model_scope too: checkpoint %s has '
+          'several top-level scopes (%s)' % (model_scope, checkpoint,
+                                             ', '.join(checkpoint_tops)))
+    checkpoint_model_scope = checkpoint_tops[0]
+  if checkpoint_model_scope not in checkpoint_tops and not any(
+      n.startswith(checkpoint_model_scope + '/') for n in checkpoint_names):
+    raise CheckpointMismatchError(
+        'Checkpoint %s has no variables under scope %r; its top-level scopes '
+        'are: %s' % (checkpoint, checkpoint_model_scope,
+                     ', '.join(checkpoint_tops)))
+  if not any(n.startswith(model_scope + '/') for n in names):
+    raise CheckpointMismatchError(
+        'The model has no variables under scope %r (the scope to map %r '
+        'onto); its top-level scopes are: %s' % (
+            model_scope, checkpoint_model_scope, ', '.join(graph_tops)))
+  return checkpoint_model_scope, model_scope
+
+
 def _map_scope(name, model_scope, checkpoint_model_scope):
   if model_scope is None or checkpoint_model_scope is None:
     return name
@@ -125,6 +170,8 @@ def plan_restore(checkpoint_path, variables, checkpoint_model_scope=None,
     variables: graph variables to consider (any style).
     checkpoint_model_scope: the model scope used in the checkpoint, e.g.
       'resnet_v1_50'; with `model_scope` it replaces that prefix of names.
+      If only one of the two is given, the other is the single top-level
+      scope of the checkpoint (or of `variables`).
     model_scope: the graph's model scope, e.g. 'se_resnet_v1_50'.
     exclude_scopes: graph scopes left freshly initialised (e.g. the logits).
       Each must match some variable, or the call fails naming the scopes
@@ -145,13 +192,9 @@ def plan_restore(checkpoint_path, variables, checkpoint_model_scope=None,
   checkpoint = resolve_checkpoint(checkpoint_path)
   shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
   report = RestoreReport(checkpoint=checkpoint)
-  if (checkpoint_model_scope and model_scope and not any(
-      n.startswith(checkpoint_model_scope + '/') for n in shapes)):
-    found = sorted({n.split('/')[0] for n in shapes})
-    raise CheckpointMismatchError(
-        'Checkpoint %s has no variables under scope %r; its top-level scopes '
-        'are: %s' % (checkpoint, checkpoint_model_scope, ', '.join(found)))
-  names = [v.op.name for v in variables]
+  names = [_variable_name(v) for v in variables]
+  checkpoint_model_scope, model_scope = _fill_in_scopes(
+      checkpoint, list(shapes), names, checkpoint_model_scope, model_scope)
   for scope in exclude_scopes:
     if not any(_in_scopes(n, [scope]) for n in names):
       tops = sorted({'/'.join(n.split('/')[:2]) for n in names})
@@ -161,7 +204,7 @@ def plan_restore(checkpoint_path, variables, checkpoint_model_scope=None,
 
   var_map, missing = {}, []
   for variable in variables:
-    name = variable.op.name
+    name = _variable_name(variable)
     if _in_scopes(name, exclude_scopes):
       report.excluded.append(slim_name(variable))
       continue
@@ -236,3 +279,118 @@ def restore(session, checkpoint_path, variables=None, **plan_kwargs):
   init_fn, report = warm_start_fn(checkpoint_path, variables, **plan_kwargs)
   init_fn(session)
   return report
+
+
+# Graph scopes of the squeeze-and-excitation blocks (`…/bottleneck_v1/se/…`),
+# absent from a plain ResNet checkpoint.
+SE_FRESH_SCOPES = ('/se/',)
+
+
+def resnet_warm_start_options(checkpoint_path, variables, model_scope=None,
+                              checkpoint_model_scope=None, fresh_logits=False,
+                              exclude_scopes=()):
+  """`plan_restore` keywords that warm-start an SE-ResNet from a ResNet.
+
+  Example (a Keras model; graph code uses `warm_start_from_resnet`):
+
+    model = nets_factory.get_keras_model('se_resnet_v1_50', num_classes=1000)
+    keras_model.load_slim_checkpoint(
+        model, 'resnet_v1_50.ckpt',
+        **checkpoints.resnet_warm_start_options('resnet_v1_50.ckpt',
+                                                model.weights))
+
+  Args:
+    checkpoint_path: the plain network's checkpoint (prefix or directory).
+    variables: the SE network's variables (graph or eager).
+    model_scope: the SE network's scope; default the one top-level scope of
+      `variables` that holds SE variables (e.g. 'se_resnet_v1_50').
+    checkpoint_model_scope: the checkpoint's scope; default `model_scope`
+      without its 'se_' prefix if the checkpoint has it, else the
+      checkpoint's only top-level scope.
+    fresh_logits: also leave `<model_scope>/logits` freshly initialised (new
+      classes).
+    exclude_scopes: further graph scopes to leave fresh.
+
+  Returns:
+    A dict with checkpoint_model_scope, model_scope, exclude_scopes and
+    fresh_scopes (SE blocks: `SE_FRESH_SCOPES`).
+
+  Raises:
+    CheckpointMismatchError: if a scope cannot be inferred; the message lists
+      the candidates.
+  """
+  names = [_variable_name(v) for v in variables]
+  if model_scope is None:
+    tops = sorted({n.split('/')[0] for n in names
+                   if any(s in n for s in SE_FRESH_SCOPES)})
+    if len(tops) != 1:
+      raise CheckpointMismatchError(
+          'Cannot tell the SE network\'s scope: %s; pass model_scope (the '
+          'model\'s top-level scopes are: %s)' % (
+              'no variable is in an SE block' if not tops else
+              'SE blocks under %s' % ', '.join(tops),
+              ', '.join(_top_scopes(names))))
+    model_scope = tops[0]
+  if checkpoint_model_scope is None:
+    checkpoint = resolve_checkpoint(checkpoint_path)
+    checkpoint_names = list(
+        tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map())
+    plain = model_scope[len('se_'):] if model_scope.startswith('se_') else None
+    checkpoint_tops = _top_scopes(checkpoint_names)
+    if plain in checkpoint_tops:
+      checkpoint_model_scope = plain
+    elif len(checkpoint_tops) == 1:
+      checkpoint_model_scope = checkpoint_tops[0]
+    else:
+      raise CheckpointMismatchError(
+          'Cannot tell which scope of checkpoint %s to map onto %r; pass '
+          'checkpoint_model_scope, one of: %s' % (
+              checkpoint, model_scope, ', '.join(checkpoint_tops)))
+  exclude_scopes = list(exclude_scopes)
+  if fresh_logits:
+    exclude_scopes.append(model_scope + '/logits')
+  return dict(checkpoint_model_scope=checkpoint_model_scope,
+              model_scope=model_scope, exclude_scopes=exclude_scopes,
+              fresh_scopes=SE_FRESH_SCOPES)
+
+
+def warm_start_from_resnet(checkpoint_path, variables, model_scope=None,
+                           checkpoint_model_scope=None, fresh_logits=False,
+                           exclude_scopes=(), ignore_missing_vars=False):
+  """Warm-starts an SE-ResNet graph from a plain ResNet v1 checkpoint.
+
+  Every variable outside the SE blocks (and the logits, if `fresh_logits`)
+  must be in the checkpoint under the mapped scope with the same shape, and is
+  restored exactly; the SE blocks keep their initial values (build the
+  network with e.g. `se_fc2_bias_init=5.0` so that the gates start near 1 and
+  the network near the plain one's function).
+
+  Example:
+
+    logits, _ = nets_factory.get_network_fn(
+        'se_resnet_v1_50', 1000, se_fc2_bias_init=5.0)(images)
+    init_fn, report = checkpoints.warm_start_from_resnet(
+        'resnet_v1_50.ckpt', v1.global_variables())
+    print(report.summary())   # restored 267, initialised fresh 64 (SE)
+    init_fn(session)          # after the global initializer
+
+  Args:
+    checkpoint_path: e.g. Slim's 'resnet_v1_50.ckpt' (or a directory).
+    variables: the SE network's variables.
+    model_scope, checkpoint_model_scope, fresh_logits, exclude_scopes: as in
+      `resnet_warm_start_options`.
+    ignore_missing_vars: as in `plan_restore`.
+
+  Returns:
+    (init_fn(session), RestoreReport), as `warm_start_fn`.
+
+  Raises:
+    CheckpointMismatchError: unknown scopes, missing non-SE variables, or
+      shape mismatches, with the names and both shapes.
+  """
+  options = resnet_warm_start_options(
+      checkpoint_path, variables, model_scope=model_scope,
+      checkpoint_model_scope=checkpoint_model_scope,
+      fresh_logits=fresh_logits, exclude_scopes=exclude_scopes)
+  return warm_start_fn(checkpoint_path, variables,
+                       ignore_missing_vars=ignore_missing_vars, **options)

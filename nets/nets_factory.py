@@ -11,6 +11,7 @@ Example:
 """
 import functools
 
+from nets import keras_model
 from nets import layers
 from nets import resnet_v1
 from nets import simple_cnn
@@ -63,7 +64,8 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
     name: a name from `network_names()`.
     num_classes: number of logits; None or 0 for features only (ResNets).
     weight_decay: L2 coefficient of the weights.
-    is_training: batch norm mode.
+    is_training: batch norm mode; None (keras style only) lets batch norm
+      follow Keras' `training` argument, as `get_keras_model` does.
     style: layer style, 'slim', 'raw' or 'keras'.
     **model_options: builder keywords (e.g. `se_ratio`, `se_placement`,
       `se_fc2_bias_init`, `se_blocks`, `se_use_biases`, `depth_multiplier`,
@@ -79,6 +81,10 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
   """
   check_name(name)
   layers.get(style)  # Fails early, listing the styles.
+  if is_training is None and style != 'keras':
+    raise ValueError('is_training=None (batch norm following Keras\' '
+                     '`training` argument) needs style=\'keras\', not %r' %
+                     style)
   scope_options, builder_options = _split_options(name, model_options)
   builder = networks_map[name]
   arg_scope_fn = arg_scopes_map[name]
@@ -94,3 +100,36 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
   network_fn.name = name
   network_fn.style = style
   return network_fn
+
+
+def get_keras_model(name, num_classes, input_shape=(224, 224, 3),
+                    weight_decay=0.0, **model_options):
+  """Builds network `name` as a functional `tf_keras.Model` (eager mode).
+
+  The same network code as `get_network_fn(..., style='keras')`, called on a
+  `tf_keras.Input`; batch norm follows Keras' `training` argument, so `fit`
+  trains it and `predict` runs it in inference mode. Variable names are the
+  Slim ones up to `nets.checkpoints.keras_to_slim_name`; see
+  `nets.keras_model.load_slim_checkpoint`.
+
+  Example:
+
+    model = nets_factory.get_keras_model('se_resnet_v1_50', num_classes=1000)
+    keras_model.load_slim_checkpoint(model, 'se_resnet_v1_50.ckpt')
+    probabilities = tf.nn.softmax(model.predict(images))
+
+  Args:
+    name: a name from `network_names()`.
+    num_classes: number of logits (None or 0: pooled features, ResNets).
+    input_shape: (height, width, channels) of one image.
+    weight_decay: L2 coefficient; the losses are in `model.losses`.
+    **model_options: as for `get_network_fn`.
+
+  Returns:
+    A `tf_keras.Model` named `name`, images -> logits.
+  """
+  network_fn = get_network_fn(name, num_classes, weight_decay=weight_decay,
+                              is_training=None, style='keras',
+                              **model_options)
+  model, _ = keras_model.build_model(network_fn, input_shape, name=name)
+  return model

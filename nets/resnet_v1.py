@@ -61,9 +61,21 @@ class SqueezeExcitation(collections.namedtuple(
     if placement not in layers.SE_PLACEMENTS:
       raise ValueError('Unknown SE placement %r; valid placements: %s' %
                        (placement, ', '.join(layers.SE_PLACEMENTS)))
-    if ratio < 1:
-      raise ValueError('The SE reduction ratio must be >= 1, got %r' % ratio)
-    return super().__new__(cls, ratio, use_biases, placement, fc2_bias_init)
+    if isinstance(ratio, bool) or not _is_integer(ratio) or ratio < 1:
+      raise ValueError('The SE reduction ratio must be an integer >= 1, got '
+                       '%r' % (ratio,))
+    if fc2_bias_init and not use_biases:
+      raise ValueError('se_fc2_bias_init=%r needs FC biases; it would be '
+                       'ignored with se_use_biases=False' % (fc2_bias_init,))
+    return super().__new__(cls, int(ratio), bool(use_biases), placement,
+                           float(fc2_bias_init))
+
+
+def _is_integer(value):
+  try:
+    return int(value) == value
+  except (TypeError, ValueError):
+    return False
 
 
 def _excite(net, squeeze_excitation):
@@ -245,8 +257,8 @@ def resnet_v1_blocks(depth, depth_multiplier=1.0, min_base_depth=8,
     raise ValueError('Unknown ResNet depth %r; valid depths: %s' %
                      (depth, ', '.join(map(str, sorted(UNITS_PER_BLOCK)))))
   names = ['block%d' % (i + 1) for i in range(4)]
-  chosen = set(names) if se_blocks is None else {
-      b if isinstance(b, str) else 'block%d' % b for b in se_blocks}
+  chosen = set(names) if se_blocks is None else {_block_name(b)
+                                                  for b in se_blocks}
   if not chosen <= set(names):
     raise ValueError('Unknown SE blocks %s; valid blocks: 1-4 or %s' %
                      (sorted(chosen - set(names)), ', '.join(names)))
@@ -257,6 +269,13 @@ def resnet_v1_blocks(depth, depth_multiplier=1.0, min_base_depth=8,
       for name, base, units, stride in zip(
           names, BASE_DEPTHS, UNITS_PER_BLOCK[depth], BLOCK_STRIDES)
   ]
+
+
+def _block_name(block):
+  """3, '3' and 'block3' all name block3."""
+  if isinstance(block, str) and not block.isdigit():
+    return block
+  return 'block%s' % block
 
 
 def _make_builder(depth, with_se):
@@ -275,6 +294,11 @@ def _make_builder(depth, with_se):
               reuse=None,
               scope=name,
               **se_options):
+    unknown = sorted(set(se_options) - set(SE_OPTION_NAMES))
+    if with_se and unknown:
+      raise TypeError('%s() got unexpected keyword arguments %s; its SE '
+                      'options are %s' % (name, unknown,
+                                          ', '.join(SE_OPTION_NAMES)))
     if with_se:
       squeeze_excitation, se_blocks = se_spec(**se_options)
     elif se_options:
@@ -311,7 +335,9 @@ def se_spec(se_ratio=16, se_use_biases=True, se_placement='standard',
     se_placement: 'standard' (default), 'pre', 'post' or 'identity'.
     se_fc2_bias_init: initial fc2 bias (default 0.0; e.g. 5.0 to start with
       gates near 1 when warm-starting from a plain ResNet checkpoint).
-    se_blocks: None (all blocks) or block numbers/names that carry SE.
+    se_blocks: None (all blocks) or block numbers/names that carry SE, e.g.
+      [3, 4] or ['block3', 'block4']; [] gives the plain network's function
+      under the SE name.
 
   Returns:
     (SqueezeExcitation, se_blocks)

@@ -83,7 +83,18 @@ def arg_scope(style=DEFAULT_STYLE,
 
 
 def training_scope(is_training):
-  """An arg_scope that sets batch norm's mode in every style."""
+  """An arg_scope that sets batch norm's mode in every style.
+
+  Args:
+    is_training: True (batch statistics, moving averages updated through
+      `UPDATE_OPS`), False (moving statistics), or None, which only the keras
+      style takes: batch norm then follows Keras' `training` argument, as in a
+      functional `tf_keras.Model` that `fit` trains and `predict` runs in
+      inference mode (see `nets.keras_model`).
+
+  Returns:
+    An arg_scope dict for `slim.arg_scope`.
+  """
   # slim.batch_norm too: slim.conv2d calls it as its normalizer_fn.
   functions = [slim.batch_norm] + [get(style).batch_norm for style in STYLES]
   with slim.arg_scope(functions, is_training=is_training) as scope:

@@ -154,7 +154,10 @@ def _regularizer(weight_decay):
 
 
 def _collect(outputs_collections, name, outputs):
-  if not _in_graph():
+  # Graph tensors and the symbolic KerasTensors of a functional model are
+  # collected (the latter into the eager default graph, which
+  # `nets.keras_model` isolates); concrete eager tensors are not.
+  if not _in_graph() and not tf_keras.backend.is_keras_tensor(outputs):
     return outputs
   return slim.utils.collect_named_outputs(outputs_collections, name, outputs)
 

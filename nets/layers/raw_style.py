@@ -76,6 +76,10 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
 def batch_norm(inputs, decay=0.999, epsilon=0.001, scale=False,
                is_training=True, activation_fn=None, scope=None):
   """Fused batch norm with Slim's variables and moving-average updates."""
+  if is_training is None:
+    raise ValueError('is_training=None (batch norm following Keras\' '
+                     '`training` argument) needs the keras style; pass True '
+                     'or False with the raw style')
   with v1.variable_scope(scope, 'BatchNorm', [inputs]):
     depth = inputs.shape.as_list()[-1]
     beta = _model_variable('beta', [depth], v1.zeros_initializer())

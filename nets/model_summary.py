@@ -1,0 +1,384 @@
+"""Parameters and multiply-adds of a network, per block and in total.
+
+The figures are read off a real graph: the network is built by the factory
+(any name, any style) on a fixed-size batch of one image, its trainable
+variables are counted, and every `Conv2D`, `DepthwiseConv2dNative` and
+`MatMul` op is costed from its static shapes. The FLOP convention is the
+SENet / ResNet papers': one multiply-add of a conv or fully connected layer is
+one FLOP; batch norm, activations, pooling, additions, biases and the SE
+block's channel-wise scaling are not counted. (Counting a multiply and an add
+as two FLOPs doubles every figure.)
+
+Library use, e.g. to turn a throughput into GFLOP/s:
+
+    from nets import model_summary
+    summary = model_summary.count('se_resnet_v1_50', image_size=224)
+    summary.params        # 28088024
+    summary.gflops        # multiply-adds per image / 1e9
+    print(summary.table())
+    gflops_per_second = images_per_second * summary.gflops
+
+Command line:
+
+    python -m nets.model_summary --model_name=se_resnet_v1_50 --se_ratio=8
+"""
+import collections
+import dataclasses
+from typing import Dict, List, Optional, Tuple
+
+from nets import nets_factory
+from nets.tf_compat import tf
+
+v1 = tf.compat.v1
+
+# Op types whose multiply-adds are counted, and how.
+_CONV_OPS = ('Conv2D', 'DepthwiseConv2dNative')
+_MATMUL_OPS = ('MatMul',)
+_SE_COMPONENT = 'se'
+
+
+@dataclasses.dataclass
+class Row:
+  """One block (or unit) of the network.
+
+  Attributes:
+    name: the scope under the model scope, e.g. 'conv1', 'block2',
+      'block2/unit_3'.
+    params: trainable parameters.
+    multiply_adds: conv + FC multiply-adds for one image.
+    se_params: the part of `params` in squeeze-and-excitation blocks.
+    se_multiply_adds: the part of `multiply_adds` in SE blocks.
+    output_shape: the row's output end point shape for one image, if the
+      network collects one.
+  """
+  name: str
+  params: int = 0
+  multiply_adds: int = 0
+  se_params: int = 0
+  se_multiply_adds: int = 0
+  output_shape: Optional[Tuple[int, ...]] = None
+
+
+@dataclasses.dataclass
+class Summary:
+  """What `count()` measured; totals cover every row.
+
+  Attributes:
+    model_name: factory name.
+    style: layer style the graph was built in.
+    image_size: input height and width.
+    num_classes: logits size.
+    model_options: builder / arg scope options passed to the factory.
+    rows: per-block (or per-unit) figures, in network order.
+    params: trainable parameters (the papers' parameter count).
+    non_trainable_params: other model variables (batch norm moving stats).
+    multiply_adds: conv + FC multiply-adds for one image.
+    se_params, se_multiply_adds: the squeeze-and-excitation share.
+    num_variables: trainable variables (tensors).
+  """
+  model_name: str
+  style: str
+  image_size: int
+  num_classes: int
+  model_options: Dict[str, object]
+  rows: List[Row]
+  params: int
+  non_trainable_params: int
+  multiply_adds: int
+  se_params: int
+  se_multiply_adds: int
+  num_variables: int
+
+  @property
+  def gflops(self):
+    """Multiply-adds per image in units of 1e9 (the papers' GFLOPs)."""
+    return self.multiply_adds / 1e9
+
+  @property
+  def mparams(self):
+    """Trainable parameters in millions."""
+    return self.params / 1e6
+
+  def table(self):
+    """The per-row table and the totals, as printable text."""
+    header = ('%-16s %14s %12s %16s %14s  %s' %
+              ('block', 'params', 'of which SE', 'multiply-adds',
+               'of which SE', 'output'))
+    lines = [
+        '%s (%s style), %dx%d input, %s classes%s' % (
+            self.model_name, self.style, self.image_size, self.image_size,
+            self.num_classes, ''.join(
+                ', %s=%s' % kv for kv in sorted(self.model_options.items()))),
+        header, '-' * len(header)]
+    for row in self.rows:
+      shape = 'x'.join(map(str, row.output_shape)) if row.output_shape else ''
+      lines.append('%-16s %14s %12s %16s %14s  %s' % (
+          row.name, '{:,}'.format(row.params), '{:,}'.format(row.se_params),
+          '{:,}'.format(row.multiply_adds),
+          '{:,}'.format(row.se_multiply_adds), shape))
+    lines.append('-' * len(header))
+    lines.append('%-16s %14s %12s %16s %14s' % (
+        'total', '{:,}'.format(self.params), '{:,}'.format(self.se_params),
+        '{:,}'.format(self.multiply_adds),
+        '{:,}'.format(self.se_multiply_adds)))
+    se_share = (', SE adds %.3f%% multiply-adds and %.2f%% parameters' % (
+        100.0 * self.se_multiply_adds /
+        max(1, self.multiply_adds - self.se_multiply_adds),
+        100.0 * self.se_params / max(1, self.params - self.se_params))
+                if self.se_params else '')
+    lines.append(
+        'Parameters: %s (%.1fM) trainable in %d variables, %s non-trainable; '
+        'GFLOPs (multiply-adds of conv and FC layers): %.3f%s' % (
+            '{:,}'.format(self.params), self.mparams, self.num_variables,
+            '{:,}'.format(self.non_trainable_params), self.gflops, se_share))
+    return '\n'.join(lines)
+
+
+def op_multiply_adds(op):
+  """Multiply-adds of one Conv2D / DepthwiseConv2dNative / MatMul op.
+
+  Counted over the whole batch of the op's static shapes; other op types
+  count 0.
+
+  Raises:
+    ValueError: if a counted op's shapes are not fully static.
+  """
+  if op.type not in _CONV_OPS + _MATMUL_OPS:
+    return 0
+  shapes = [t.shape for t in list(op.inputs[:2]) + [op.outputs[0]]]
+  if not all(s.is_fully_defined() for s in shapes):
+    raise ValueError('Op %s (%s) has unknown shapes %s; build the network on '
+                     'a fixed-size input to count it' % (op.name, op.type,
+                                                         shapes))
+  inputs, weights, outputs = [s.as_list() for s in shapes]
+  if op.type == 'Conv2D':
+    kh, kw, depth_in, _ = weights
+    return _prod(outputs) * kh * kw * depth_in
+  if op.type == 'DepthwiseConv2dNative':
+    kh, kw, _, _ = weights
+    return _prod(outputs) * kh * kw
+  # MatMul: outputs [M, N] and a shared dimension K.
+  inner = inputs[0] if op.get_attr('transpose_a') else inputs[-1]
+  return _prod(outputs) * inner
+
+
+def _prod(values):
+  result = 1
+  for value in values:
+    result *= value
+  return result
+
+
+def _row_key(relative_name, by):
+  parts = relative_name.split('/')
+  if by == 'unit' and len(parts) > 2 and parts[1].startswith('unit_'):
+    return '/'.join(parts[:2])
+  return parts[0]
+
+
+def _is_se(relative_name):
+  return _SE_COMPONENT in relative_name.split('/')[:-1]
+
+
+def count_graph(graph, model_scope, batch_size=1, by='block',
+                end_points=None):
+  """Counts the variables and ops under `model_scope` of a built graph.
+
+  Args:
+    graph: a `tf.Graph` holding one network built on a static-shaped input.
+    model_scope: the network's top scope, e.g. 'se_resnet_v1_50'.
+    batch_size: the input's batch size (multiply-adds are per image).
+    by: 'block' (rows conv1, block1, ..., logits) or 'unit' (block1/unit_1
+      ...).
+    end_points: the network's end points, to report row output shapes.
+
+  Returns:
+    (rows, totals): a list of `Row` and a dict with the keys params,
+    non_trainable_params, multiply_adds, se_params, se_multiply_adds,
+    num_variables.
+
+  Raises:
+    ValueError: unknown `by`, nothing under `model_scope`, or unknown shapes.
+  """
+  if by not in ('block', 'unit'):
+    raise ValueError("by must be 'block' or 'unit', got %r" % by)
+  prefix = model_scope + '/'
+  rows = collections.OrderedDict()
+
+  def row_for(name):
+    key = _row_key(name[len(prefix):], by)
+    if key not in rows:
+      rows[key] = Row(key)
+    return rows[key]
+
+  with graph.as_default():
+    trainable = [v for v in v1.trainable_variables()
+                 if v.op.name.startswith(prefix)]
+    trainable_names = {v.op.name for v in trainable}
+    others = [v for v in v1.global_variables()
+              if v.op.name.startswith(prefix)
+              and v.op.name not in trainable_names]
+  if not trainable:
+    scopes = sorted({v.op.name.split('/')[0]
+                     for v in graph.get_collection('variables')})
+    raise ValueError('No trainable variables under scope %r; the graph has '
+                     'scopes: %s' % (model_scope, ', '.join(scopes) or 'none'))
+  totals = dict(params=0, non_trainable_params=0, multiply_adds=0,
+                se_params=0, se_multiply_adds=0, num_variables=len(trainable))
+
+  for op in graph.get_operations():
+    if not op.name.startswith(prefix):
+      continue
+    macs = op_multiply_adds(op)
+    if macs:
+      macs //= batch_size
+      row = row_for(op.name)
+      row.multiply_adds += macs
+      totals['multiply_adds'] += macs
+      if _is_se(op.name[len(prefix):]):
+        row.se_multiply_adds += macs
+        totals['se_multiply_adds'] += macs
+  for variable in trainable:
+    size = variable.shape.num_elements()
+    row = row_for(variable.op.name)
+    row.params += size
+    totals['params'] += size
+    if _is_se(variable.op.name[len(prefix):]):
+      row.se_params += size
+      totals['se_params'] += size
+  totals['non_trainable_params'] = sum(v.shape.num_elements() for v in others)
+
+  for row in rows.values():
+    row.output_shape = _output_shape(end_points or {}, prefix + row.name,
+                                     batch_size)
+  return list(rows.values()), totals
+
+
+def _output_shape(end_points, scope, batch_size):
+  """The shape of the last end point at or under `scope`, per image."""
+  tensor = end_points.get(scope)
+  if tensor is None:
+    under = [t for k, t in end_points.items() if k.startswith(scope + '/')]
+    tensor = under[-1] if under else None
+  if tensor is None or not tensor.shape.is_fully_defined():
+    return None
+  shape = tensor.shape.as_list()
+  if shape and shape[0] == batch_size:
+    shape = shape[1:]
+  return tuple(shape)
+
+
+def count(model_name, style='slim', image_size=None, num_classes=1000,
+          by='block', **model_options):
+  """Builds `model_name` on one image and counts parameters and FLOPs.
+
+  Example:
+
+    summary = count('se_resnet_v1_50', se_ratio=8)
+    print(summary.table())
+    summary.params, summary.gflops
+
+  Args:
+    model_name: a factory name (`nets_factory.network_names()`).
+    style: layer style ('slim', 'raw', 'keras'); the figures do not depend
+      on it.
+    image_size: input height and width; default the network's
+      `default_image_size` (224 for ResNets).
+    num_classes: logits size (1000 as in the papers; 0 or None for the
+      features only).
+    by: 'block' or 'unit' rows.
+    **model_options: factory options, e.g. se_ratio=8, depth_multiplier=0.5.
+
+  Returns:
+    A `Summary`.
+
+  Raises:
+    ValueError: unknown network, style or option values.
+  """
+  network_fn = nets_factory.get_network_fn(
+      model_name, num_classes, is_training=False, style=style,
+      **model_options)
+  size = image_size or network_fn.default_image_size
+  channels = 3
+  with tf.Graph().as_default() as graph:
+    images = v1.placeholder(tf.float32, [1, size, size, channels],
+                            name='images')
+    _, end_points = network_fn(images)
+    model_scope = _model_scope(graph, model_name)
+    rows, totals = count_graph(graph, model_scope, batch_size=1, by=by,
+                               end_points=end_points)
+  return Summary(model_name=model_name, style=style, image_size=size,
+                 num_classes=num_classes or 0,
+                 model_options=dict(model_options), rows=rows, **totals)
+
+
+def _model_scope(graph, model_name):
+  """The top scope holding the network's variables (model name by default)."""
+  tops = collections.Counter(
+      v.op.name.split('/')[0] for v in graph.get_collection('variables'))
+  if model_name in tops:
+    return model_name
+  if not tops:
+    raise ValueError('%s built no variables' % model_name)
+  return tops.most_common(1)[0][0]
+
+
+def _define_flags():
+  """Flags of the command line (defined only when run as a script)."""
+  # pylint: disable=g-import-not-at-top
+  from absl import flags
+  # pylint: enable=g-import-not-at-top
+  flags.DEFINE_string('model_name', 'se_resnet_v1_50',
+                      'Network name; one of %s.' %
+                      ', '.join(nets_factory.network_names()))
+  flags.DEFINE_enum('style', 'slim', ['slim', 'raw', 'keras'],
+                    'Layer style to build the graph in (same figures).')
+  flags.DEFINE_integer('image_size', None,
+                       'Input size; default the network\'s (224).')
+  flags.DEFINE_integer('num_classes', 1000, 'Logits size (0: features).')
+  flags.DEFINE_enum('by', 'block', ['block', 'unit'], 'Rows per block or '
+                    'per unit.')
+  flags.DEFINE_float('depth_multiplier', None, 'Scales bottleneck widths.')
+  flags.DEFINE_integer('se_ratio', None, 'SE reduction ratio r (default 16).')
+  flags.DEFINE_boolean('se_use_biases', None, 'SE FC biases (default on).')
+  flags.DEFINE_enum('se_placement', None, ['standard', 'pre', 'post',
+                                           'identity'],
+                    'SE placement (default standard).')
+  flags.DEFINE_float('se_fc2_bias_init', None, 'Initial fc2 bias.')
+  flags.DEFINE_list('se_blocks', None, 'Blocks carrying SE, e.g. 3,4 '
+                    '(default all).')
+  return flags.FLAGS
+
+
+_OPTION_FLAGS = ('depth_multiplier', 'se_ratio', 'se_use_biases',
+                 'se_placement', 'se_fc2_bias_init', 'se_blocks')
+
+
+def main(argv):
+  # pylint: disable=g-import-not-at-top
+  from absl import app, flags
+  # pylint: enable=g-import-not-at-top
+  if len(argv) > 1:
+    raise app.UsageError('Unexpected arguments: %s' % ' '.join(argv[1:]))
+  flag_values = flags.FLAGS
+  options = {name: flag_values[name].value for name in _OPTION_FLAGS
+             if flag_values[name].value is not None}
+  if 'se_blocks' in options:
+    options['se_blocks'] = [int(b) if b.isdigit() else b
+                            for b in options['se_blocks']]
+  try:
+    summary = count(flag_values.model_name, style=flag_values.style,
+                    image_size=flag_values.image_size,
+                    num_classes=flag_values.num_classes, by=flag_values.by,
+                    **options)
+  except (ValueError, TypeError) as error:
+    raise app.UsageError(str(error))
+  print(summary.table())
+
+
+if __name__ == '__main__':
+  # pylint: disable=g-import-not-at-top
+  from absl import app
+  # pylint: enable=g-import-not-at-top
+  _define_flags()
+  app.run(main)
