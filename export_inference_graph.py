@@ -69,7 +69,6 @@ def export_config_from_flags():
       num_classes=FLAGS.num_classes or info.num_classes,
       dataset_name=FLAGS.dataset_name,
       batch_size=FLAGS.batch_size,
-      decode_channels=info.image_channels,
       output_file=FLAGS.output_file,
       write_text_graphdef=FLAGS.write_text_graphdef,
       checkpoint_path=FLAGS.checkpoint_path,

@@ -36,6 +36,7 @@ from typing import Optional
 
 from absl import logging
 
+from datasets import dataset_factory
 from evaluation import model_builder
 from evaluation import restoring
 from nets.tf_compat import tf
@@ -64,8 +65,9 @@ class ExportConfig:
     dataset_name: the dataset trained on (for the `classify` signature's
       default preprocessing), or None.
     batch_size: static batch size; None for a dynamic batch.
-    decode_channels: channels the `classify` signature decodes files to
-      (the dataset's: 1 for digits/MNIST, 3 otherwise).
+    decode_channels: channels the `classify` signature decodes files to;
+      None: the dataset's (1 for digits/MNIST, 3 otherwise; 3 without a
+      dataset).
     output_file: the inference GraphDef without weights (as Slim's
       export_inference_graph).
     write_text_graphdef: write `output_file` as text.
@@ -80,7 +82,7 @@ class ExportConfig:
   num_classes: int
   dataset_name: Optional[str] = None
   batch_size: Optional[int] = None
-  decode_channels: int = 3
+  decode_channels: Optional[int] = None
   output_file: Optional[str] = None
   write_text_graphdef: bool = False
   checkpoint_path: Optional[str] = None
@@ -229,11 +231,19 @@ def _signature(inputs, outputs):
   return v1.saved_model.predict_signature_def(inputs=inputs, outputs=outputs)
 
 
+def _decode_channels(config):
+  if config.decode_channels:
+    return config.decode_channels
+  if config.dataset_name:
+    return dataset_factory.get_info(config.dataset_name).image_channels
+  return 3
+
+
 def _save_model(config):
   """Builds the two-signature graph, restores and writes the SavedModel."""
   built = build_inference_graph(config.model, config.num_classes,
                                 config.batch_size, with_bytes_input=True,
-                                decode_channels=config.decode_channels,
+                                decode_channels=_decode_channels(config),
                                 dataset_name=config.dataset_name)
   with built.graph.as_default(), v1.Session() as sess:
     _restore(sess, config)

@@ -43,19 +43,30 @@ def _numpy(outputs):
   return {k: v.numpy() for k, v in outputs.items()}
 
 
-def run_saved_model(path, images, signature=export.SERVING_SIGNATURE):
-  """Loads a SavedModel with `tf.saved_model.load` and calls `signature`."""
+def load_saved_model(path):
+  """`tf.saved_model.load(path)`, in eager mode."""
   _require_eager('tf.saved_model.load')
-  model = tf.saved_model.load(path)
-  fn = model.signatures[signature]
+  return tf.saved_model.load(path)
+
+
+def _loaded(model_or_path):
+  if isinstance(model_or_path, str):
+    return load_saved_model(model_or_path)
+  return model_or_path
+
+
+def run_saved_model(model_or_path, images,
+                    signature=export.SERVING_SIGNATURE):
+  """Calls the `serving_default` signature of a SavedModel (a path or what
+  `load_saved_model` returned) on preprocessed images."""
+  fn = _loaded(model_or_path).signatures[signature]
   return _numpy(fn(**{export.IMAGES_KEY: tf.constant(images, tf.float32)}))
 
 
-def classify_files(path, image_files):
+def classify_files(model_or_path, image_files):
   """Classifies encoded image files with the SavedModel's `classify`
   signature (preprocessing built in)."""
-  _require_eager('tf.saved_model.load')
-  model = tf.saved_model.load(path)
+  model = _loaded(model_or_path)
   contents = [tf.io.read_file(f) for f in image_files]
   fn = model.signatures[export.CLASSIFY_SIGNATURE]
   return _numpy(fn(**{export.BYTES_INPUT_NAME: tf.stack(contents)}))

@@ -40,21 +40,29 @@ def exported(tmp_path_factory):
        '--dataset_name=digits', '--image_size=32',
        '--checkpoint_path=%s' % os.path.dirname(checkpoint)] + tl.TINY_FLAGS +
       ['--%s=%s' % item for item in sorted(files['slim'].items())])
-  raw_result = export.export(export.ExportConfig(
-      model=tl.tiny_config('raw', preprocessing_name=None), num_classes=10,
-      dataset_name='digits', decode_channels=1, checkpoint_path=checkpoint,
-      **files['raw']))
-  stdout, stderr = script.communicate(timeout=600)
+  try:
+    raw_result = export.export(export.ExportConfig(
+        model=tl.tiny_config('raw', preprocessing_name=None), num_classes=10,
+        dataset_name='digits', checkpoint_path=checkpoint,
+        **files['raw']))
+    # The reference and the inputs while the script runs.
+    dataset = dataset_factory.get_dataset('digits', 'test', data)
+    images, labels = tl.read_split(dataset, tl.tiny_config())
+    images, labels = images[:NUM_EXAMPLES], labels[:NUM_EXAMPLES]
+    reference = {style: tl.logits_from_checkpoint(tl.tiny_config(style),
+                                                  checkpoint, images, 10)
+                 for style in STYLES}
+    png_dir = os.path.join(base, 'png')
+    os.makedirs(png_dir)
+    pngs = export_testlib.write_encoded_images(dataset.file_pattern,
+                                               NUM_EXAMPLES, png_dir)
+    np.save(os.path.join(base, 'images.npy'), images)
+    stdout, stderr = script.communicate(timeout=600)
+  finally:
+    if script.poll() is None:
+      script.kill()
   assert script.returncode == 0, stderr
 
-  dataset = dataset_factory.get_dataset('digits', 'test', data)
-  images, labels = tl.read_split(dataset, tl.tiny_config())
-  images, labels = images[:NUM_EXAMPLES], labels[:NUM_EXAMPLES]
-  png_dir = os.path.join(base, 'png')
-  os.makedirs(png_dir)
-  pngs = export_testlib.write_encoded_images(dataset.file_pattern,
-                                             NUM_EXAMPLES, png_dir)
-  np.save(os.path.join(base, 'images.npy'), images)
   eager = export_testlib.run_in_eager_subprocess(
       {'images': os.path.join(base, 'images.npy'),
        'output': os.path.join(base, 'eager.npz'),
@@ -62,9 +70,6 @@ def exported(tmp_path_factory):
                  'tflite': files[style]['tflite_file'], 'image_files': pngs}
                 for style in STYLES]},
       os.path.join(base, 'spec.json'))
-  reference = {style: tl.logits_from_checkpoint(tl.tiny_config(style),
-                                                checkpoint, images, 10)
-               for style in STYLES}
   return dict(files=files, script_stdout=stdout, raw_result=raw_result,
               images=images, labels=labels, eager=eager, reference=reference,
               checkpoint=checkpoint)

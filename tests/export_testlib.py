@@ -66,11 +66,11 @@ def main(spec_path):
   for run in spec['runs']:
     results = {}
     if run.get('saved_model'):
-      results['saved_model'] = exported_model.run_saved_model(
-          run['saved_model'], images)
+      model = exported_model.load_saved_model(run['saved_model'])
+      results['saved_model'] = exported_model.run_saved_model(model, images)
       if run.get('image_files'):
         results['classify'] = exported_model.classify_files(
-            run['saved_model'], run['image_files'])
+            model, run['image_files'])
     if run.get('tflite'):
       results['tflite'] = exported_model.run_tflite(run['tflite'], images)
     for kind, values in results.items():
