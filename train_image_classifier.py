@@ -1,0 +1,80 @@
+r"""Trains an image classifier with Slim's flags on current TensorFlow.
+
+Usage (the README's demo, on the embedded digits dataset; `make demo`):
+
+  python download_and_convert_data.py --dataset_name=digits \
+      --dataset_dir=/tmp/digits
+  python train_image_classifier.py --dataset_name=digits \
+      --dataset_dir=/tmp/digits --train_dir=/tmp/digits_train \
+      --model_name=se_resnet_v1_14 --depth_multiplier=0.25 \
+      --train_image_size=32 --batch_norm_decay=0.9 --optimizer=momentum \
+      --learning_rate=0.05 --learning_rate_decay_type=polynomial \
+      --num_epochs_per_decay=22.3 --end_learning_rate=0.0005 \
+      --weight_decay=0.0001 --batch_size=64 --max_number_of_steps=500
+  python eval_image_classifier.py --checkpoint_path=/tmp/digits_train \
+      --eval_dir=/tmp/digits_eval --dataset_name=digits \
+      --dataset_dir=/tmp/digits --model_name=se_resnet_v1_14 \
+      --depth_multiplier=0.25 --eval_image_size=32
+
+Fine-tuning SE-ResNet-50 from Slim's resnet_v1_50.ckpt (new logits, SE
+blocks fresh with gates starting near 1, the rest frozen):
+
+  python train_image_classifier.py --dataset_name=flowers \
+      --dataset_dir=/tmp/flowers --train_dir=/tmp/flowers_train \
+      --model_name=se_resnet_v1_50 --checkpoint_path=resnet_v1_50.ckpt \
+      --checkpoint_model_scope=resnet_v1_50 --se_fc2_bias_init=5.0 \
+      --checkpoint_exclude_scopes=se_resnet_v1_50/logits \
+      --trainable_scopes=se_resnet_v1_50/logits,se_resnet_v1_50/*/se
+
+A second run with the same --train_dir resumes from its latest checkpoint.
+Exit status: 0 on success, 2 for a bad flag, 1 when the data or a checkpoint
+does not fit or the loss diverges (one "error:" line each).
+"""
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from datasets import errors as dataset_errors
+from evaluation import script_util
+from nets import checkpoints
+from nets.tf_compat import v1
+from training import errors
+from training import flags as train_flags
+from training import loop
+
+FLAGS = flags.FLAGS
+train_flags.define_flags(FLAGS)
+
+
+def _fail(error, status):
+  print('error: %s' % script_util.one_line(error), file=sys.stderr)
+  return status
+
+
+def main(argv):
+  if len(argv) > 1:
+    return _fail('unexpected arguments: %s' % ' '.join(argv[1:]), 2)
+  try:
+    config = train_flags.config_from_flags(FLAGS).validate()
+  except errors.ConfigError as e:
+    return _fail(e, 2)
+  logging.set_verbosity(logging.INFO)
+  v1.disable_v2_behavior()
+  try:
+    result = loop.train(config)
+  except (errors.ConfigError, errors.TrainingDivergedError,
+          checkpoints.CheckpointMismatchError,
+          dataset_errors.DatasetError) as e:
+    return _fail(e, 1)
+  print('trained %s to step %d in %s: last loss %s, %s images/s, %.0f s' % (
+      config.model_name, result.global_step, config.train_dir,
+      '%.4f' % result.losses[-1] if result.losses else 'n/a',
+      '%.1f' % result.images_per_sec if result.images_per_sec else 'n/a',
+      result.wall_time_secs))
+  return 0
+
+
+if __name__ == '__main__':
+  app.run(main)

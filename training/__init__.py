@@ -1,0 +1,14 @@
+"""Slim's flag-driven image-classifier training on tf.compat.v1 graph mode.
+
+Modules, one job each:
+  config         `TrainConfig`: every setting of a run, validated.
+  flags          the absl flags of `train_image_classifier.py` -> TrainConfig.
+  learning_rate  fixed / exponential / polynomial schedules (Slim's).
+  optimizers     the seven Slim optimizers from their flags.
+  scopes         scope matching, variables to train, checkpoint names.
+  warm_start     fine-tuning from a checkpoint, with a restore report.
+  model          the network, its loss and the train op (`build_train_graph`).
+  hooks          progress log, NaN guard, finite-checkpoint guard.
+  loop           `train(config)`: the MonitoredTrainingSession loop.
+  evaluate       `evaluate(config, split)`: accuracy in inference mode.
+"""

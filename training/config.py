@@ -1,0 +1,280 @@
+"""`TrainConfig`: every setting of a training run, checked before any graph.
+
+Field names and defaults are those of Slim's `train_image_classifier.py`
+flags (so a Slim command line means the same thing), plus ours: the layer
+style, SE and batch-norm options, the checkpoint scope map, step-based
+checkpoint intervals, thread counts and a seed.
+
+    config = TrainConfig(dataset_name='digits', dataset_dir='/tmp/digits',
+                         model_name='se_resnet_v1_14', train_dir='/tmp/run',
+                         max_number_of_steps=100, optimizer='momentum')
+    config.validate()        # raises ConfigError naming the flag
+"""
+import dataclasses
+import inspect
+import os
+from typing import Optional, Tuple
+
+from datasets import dataset_factory
+from evaluation import model_builder
+from nets import layers
+from nets import nets_factory
+from preprocessing import preprocessing_factory
+from training import errors
+from training import learning_rate as learning_rate_lib
+from training import optimizers
+
+# SE keywords of the se_resnet_v1_* builders, and the arg-scope options.
+SE_FIELDS = ('se_ratio', 'se_use_biases', 'se_placement', 'se_fc2_bias_init',
+             'se_blocks')
+BATCH_NORM_FIELDS = ('batch_norm_decay', 'batch_norm_epsilon')
+
+
+def default_intra_op_threads():
+  """One thread per core this process may use (measured best, DESIGN §9)."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:  # Not on Linux.
+    return os.cpu_count() or 1
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """One training run. See `training/flags.py` for each field's help."""
+  # Dataset and model.
+  dataset_name: str = 'imagenet'
+  dataset_split_name: str = 'train'
+  dataset_dir: Optional[str] = None
+  labels_offset: int = 0
+  model_name: str = 'se_resnet_v1_50'
+  preprocessing_name: Optional[str] = None
+  batch_size: int = 32
+  train_image_size: Optional[int] = None
+  max_number_of_steps: Optional[int] = None
+  use_grayscale: bool = False
+  num_readers: int = 4
+  num_preprocessing_threads: int = 4
+  layer_style: str = layers.DEFAULT_STYLE
+  depth_multiplier: Optional[float] = None
+  se_ratio: Optional[int] = None
+  se_use_biases: Optional[bool] = None
+  se_placement: Optional[str] = None
+  se_fc2_bias_init: Optional[float] = None
+  se_blocks: Optional[Tuple[str, ...]] = None
+  batch_norm_decay: Optional[float] = None
+  batch_norm_epsilon: Optional[float] = None
+  # Optimization.
+  weight_decay: float = 0.00004
+  optimizer: str = 'rmsprop'
+  adadelta_rho: float = 0.95
+  adagrad_initial_accumulator_value: float = 0.1
+  adam_beta1: float = 0.9
+  adam_beta2: float = 0.999
+  opt_epsilon: float = 1.0
+  ftrl_learning_rate_power: float = -0.5
+  ftrl_initial_accumulator_value: float = 0.1
+  ftrl_l1: float = 0.0
+  ftrl_l2: float = 0.0
+  momentum: float = 0.9
+  rmsprop_momentum: float = 0.9
+  rmsprop_decay: float = 0.9
+  # Learning rate.
+  learning_rate: float = 0.01
+  learning_rate_decay_type: str = 'exponential'
+  learning_rate_decay_factor: float = 0.94
+  num_epochs_per_decay: float = 2.0
+  end_learning_rate: float = 0.0001
+  label_smoothing: float = 0.0
+  moving_average_decay: Optional[float] = None
+  # Fine-tuning.
+  checkpoint_path: Optional[str] = None
+  checkpoint_exclude_scopes: Tuple[str, ...] = ()
+  trainable_scopes: Tuple[str, ...] = ()
+  ignore_missing_vars: bool = False
+  checkpoint_model_scope: Optional[str] = None
+  update_frozen_batch_norm: bool = False
+  # Runtime.
+  train_dir: str = '/tmp/tfmodel/'
+  log_every_n_steps: int = 10
+  save_summaries_secs: int = 600
+  save_interval_secs: int = 600
+  save_interval_steps: Optional[int] = None
+  max_checkpoints_to_keep: int = 5
+  summarize_histograms: bool = False
+  intra_op_parallelism_threads: Optional[int] = None
+  inter_op_parallelism_threads: Optional[int] = None
+  random_seed: Optional[int] = None
+
+  # ---- derived values -----------------------------------------------------
+
+  @property
+  def model_scope(self):
+    """The variable scope the network builds in (its name)."""
+    return self.model_name
+
+  @property
+  def intra_op_threads(self):
+    return self.intra_op_parallelism_threads or default_intra_op_threads()
+
+  @property
+  def inter_op_threads(self):
+    return self.inter_op_parallelism_threads or 1
+
+  def model_options(self):
+    """Builder and arg-scope keywords for `nets_factory.get_network_fn`."""
+    options = {}
+    for name in SE_FIELDS + BATCH_NORM_FIELDS + ('depth_multiplier',):
+      value = getattr(self, name)
+      if value is not None:
+        options[name] = value
+    if 'se_blocks' in options:  # '3' -> 3; 'block3' stays.
+      options['se_blocks'] = [int(b) if str(b).isdigit() else b
+                              for b in options['se_blocks']]
+    return options
+
+  def model_config(self):
+    """The `model_builder.ModelConfig` evaluation and export share.
+
+    Call after `validate()` (it checks the names again, less kindly).
+    """
+    return model_builder.ModelConfig(
+        model_name=self.model_name, layer_style=self.layer_style,
+        preprocessing_name=self.preprocessing_name,
+        labels_offset=self.labels_offset, image_size=self.train_image_size,
+        use_grayscale=self.use_grayscale, weight_decay=self.weight_decay,
+        model_options=self.model_options())
+
+  def dataset(self, split_name=None):
+    """The `DatasetSplit` to read (default: the training split)."""
+    return dataset_factory.get_dataset(
+        self.dataset_name, split_name or self.dataset_split_name,
+        self.dataset_dir)
+
+  @property
+  def effective_preprocessing_name(self):
+    """--preprocessing_name, else the dataset's for small-image datasets
+    (digits, mnist, cifar10: a VGG crop of an 8x8 digit is meaningless), else
+    the model's (Slim's rule); the same rule as evaluation and export."""
+    return model_builder.preprocessing_name(self, self.dataset_name)
+
+  def uses_batch_norm(self):
+    return self.model_name in nets_factory.networks_map and (
+        self.model_name != 'simple_cnn')
+
+  # ---- validation ---------------------------------------------------------
+
+  def validate(self):
+    """Checks every setting; raises `ConfigError` with one clear line.
+
+    Returns:
+      self, for chaining.
+    """
+    _check(self.dataset_dir, '--dataset_dir is required: the directory with '
+           'the TFRecords (e.g. python download_and_convert_data.py '
+           '--dataset_name=digits --dataset_dir=/tmp/digits)')
+    _check(self.train_dir, '--train_dir is required')
+    info = _wrap('--dataset_name', dataset_factory.get_info,
+                 self.dataset_name)
+    _check(self.dataset_split_name in info.splits_to_sizes,
+           '--dataset_split_name: dataset %s has no split %r; valid splits: '
+           '%s' % (self.dataset_name, self.dataset_split_name,
+                   ', '.join(info.split_names)))
+    _check(0 <= self.labels_offset < info.num_classes - 1,
+           '--labels_offset must be in [0, %d) for %s, got %d' %
+           (info.num_classes - 1, self.dataset_name, self.labels_offset))
+    _wrap('--model_name', nets_factory.check_name, self.model_name)
+    _wrap('--layer_style', layers.get, self.layer_style)
+    _wrap('--preprocessing_name', preprocessing_factory.get_preprocessing,
+          self.effective_preprocessing_name)
+    _check(self.optimizer in optimizers.OPTIMIZER_NAMES,
+           '--optimizer: unknown optimizer %r; valid optimizers: %s' %
+           (self.optimizer, ', '.join(optimizers.OPTIMIZER_NAMES)))
+    _check(self.learning_rate_decay_type in learning_rate_lib.DECAY_TYPES,
+           '--learning_rate_decay_type: unknown type %r; valid types: %s' %
+           (self.learning_rate_decay_type,
+            ', '.join(learning_rate_lib.DECAY_TYPES)))
+    self._check_model_options()
+    self._check_numbers()
+    _check(self.checkpoint_path or not self.checkpoint_model_scope,
+           '--checkpoint_model_scope needs --checkpoint_path')
+    _check(self.checkpoint_path or not self.checkpoint_exclude_scopes,
+           '--checkpoint_exclude_scopes needs --checkpoint_path')
+    return self
+
+  def _check_model_options(self):
+    options = self.model_options()
+    se_given = sorted(set(options) & set(SE_FIELDS))
+    _check(not se_given or nets_factory.is_se_network(self.model_name),
+           '%s: %s has no squeeze-and-excitation blocks; use an se_* model '
+           '(e.g. se_%s)' % (', '.join('--' + s for s in se_given),
+                             self.model_name, self.model_name))
+    builder = nets_factory.networks_map[self.model_name]
+    accepted = inspect.signature(builder).parameters
+    if self.depth_multiplier is not None:
+      _check('depth_multiplier' in accepted,
+             '--depth_multiplier: %s has no depth multiplier (ResNets do)' %
+             self.model_name)
+      _check(self.depth_multiplier > 0,
+             '--depth_multiplier must be > 0, got %r' % self.depth_multiplier)
+    if self.se_placement is not None:
+      _check(self.se_placement in layers.SE_PLACEMENTS,
+             '--se_placement: unknown placement %r; valid placements: %s' %
+             (self.se_placement, ', '.join(layers.SE_PLACEMENTS)))
+    if self.se_ratio is not None:
+      _check(self.se_ratio >= 1, '--se_ratio must be >= 1, got %r' %
+             self.se_ratio)
+    if self.se_blocks is not None:
+      valid = {'1', '2', '3', '4', 'block1', 'block2', 'block3', 'block4'}
+      bad = [b for b in self.se_blocks if str(b) not in valid]
+      _check(not bad, '--se_blocks: unknown blocks %s; valid: 1-4 or '
+             'block1..block4' % bad)
+
+  def _check_numbers(self):
+    _check(self.batch_size >= 1, '--batch_size must be >= 1, got %d' %
+           self.batch_size)
+    _check(self.max_number_of_steps is None or self.max_number_of_steps >= 0,
+           '--max_number_of_steps must be >= 0, got %r' %
+           self.max_number_of_steps)
+    _check(self.train_image_size is None or self.train_image_size >= 1,
+           '--train_image_size must be >= 1, got %r' % self.train_image_size)
+    _check(self.learning_rate > 0, '--learning_rate must be > 0, got %r' %
+           self.learning_rate)
+    _check(0 <= self.label_smoothing < 1,
+           '--label_smoothing must be in [0, 1), got %r' %
+           self.label_smoothing)
+    _check(self.weight_decay >= 0, '--weight_decay must be >= 0, got %r' %
+           self.weight_decay)
+    _check(self.num_epochs_per_decay > 0,
+           '--num_epochs_per_decay must be > 0, got %r' %
+           self.num_epochs_per_decay)
+    for name in ('moving_average_decay', 'batch_norm_decay'):
+      value = getattr(self, name)
+      _check(value is None or 0 < value < 1,
+             '--%s must be in (0, 1), got %r' % (name, value))
+    _check(self.batch_norm_epsilon is None or self.batch_norm_epsilon > 0,
+           '--batch_norm_epsilon must be > 0, got %r' %
+           self.batch_norm_epsilon)
+    _check(self.log_every_n_steps >= 1, '--log_every_n_steps must be >= 1')
+    _check(self.save_interval_steps is None or self.save_interval_steps >= 1,
+           '--save_interval_steps must be >= 1')
+    _check(self.save_interval_secs >= 1, '--save_interval_secs must be >= 1')
+    _check(self.save_summaries_secs >= 1, '--save_summaries_secs must be >= 1')
+    for name in ('intra_op_parallelism_threads',
+                 'inter_op_parallelism_threads'):
+      value = getattr(self, name)
+      _check(value is None or value >= 0, '--%s must be >= 0' % name)
+    _check(self.num_readers >= 1 and self.num_preprocessing_threads >= 1,
+           '--num_readers and --num_preprocessing_threads must be >= 1')
+
+
+def _check(condition, message):
+  if not condition:
+    raise errors.ConfigError(message)
+
+
+def _wrap(flag, function, value):
+  """Calls a factory check; its ValueError becomes a ConfigError."""
+  try:
+    return function(value)
+  except ValueError as e:
+    raise errors.ConfigError('%s: %s' % (flag, e)) from None

@@ -1,0 +1,256 @@
+"""The training loop: MonitoredTrainingSession + Scaffold(init_fn) + hooks.
+
+`train(config)` builds the graph (`model.build_train_graph`) and runs it
+with `run_training`; both are public so distributed training can build the
+graph under its own device functions and pass a `master`, `is_chief`, more
+hooks and a wrapped optimizer.
+
+Start-up order: if `train_dir` holds a checkpoint, the run resumes from it
+(global step, weights, optimizer slots, moving averages) and
+`--checkpoint_path` is ignored; otherwise the model is warm-started from
+`--checkpoint_path` (if given) by the Scaffold's `init_fn`, with a report of
+what was restored, left fresh and left unused. Checkpoints are written every
+`save_interval_secs` (or `save_interval_steps`) and at the end, with Slim
+variable names whatever the layer style. A NaN/Inf loss stops the run with
+`TrainingDivergedError` before that step is saved, a checkpoint whose
+variables are not all finite is never written, and the checkpoints of the
+weights that gave the bad loss are removed: the newest checkpoint on disk is
+the last good one, and a restart resumes from it.
+
+    config = TrainConfig(...).validate()
+    result = train(config)
+    result.global_step, result.checkpoint, result.images_per_sec
+"""
+import dataclasses
+import time
+from typing import List, Optional
+
+from absl import logging
+
+from nets import checkpoints
+from nets.tf_compat import tf, v1
+from training import errors
+from training import hooks as hooks_lib
+from training import model
+from training import scopes
+from training import warm_start
+
+# Slim's resnet_arg_scope default, used when --batch_norm_decay is not given.
+DEFAULT_BATCH_NORM_DECAY = 0.997
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """What a `train` call did.
+
+  Attributes:
+    start_step: global step when the run started (> 0 when resumed).
+    global_step: global step at the end.
+    losses: the loss of every step this process ran.
+    checkpoint: the newest checkpoint in train_dir at the end.
+    resumed_from: the checkpoint resumed from, or None.
+    restore_report: the warm start's `RestoreReport`, or None.
+    wall_time_secs: session start to end.
+    images_per_sec: examples per second after the first step (this worker).
+  """
+  start_step: int
+  global_step: int
+  losses: List[float]
+  checkpoint: Optional[str]
+  resumed_from: Optional[str]
+  restore_report: Optional[checkpoints.RestoreReport]
+  wall_time_secs: float
+  images_per_sec: Optional[float]
+
+
+def session_config(config, device_filters=None):
+  """The session's ConfigProto: thread counts, soft placement."""
+  return v1.ConfigProto(
+      intra_op_parallelism_threads=config.intra_op_threads,
+      inter_op_parallelism_threads=config.inter_op_threads,
+      allow_soft_placement=True,
+      device_filters=device_filters)
+
+
+def check_resumable(checkpoint, var_list):
+  """Fails if the checkpoint in train_dir was not written by this model.
+
+  Raises:
+    CheckpointMismatchError: naming missing and mismatched variables.
+  """
+  problems = scopes.checkpoint_problems(checkpoint, var_list)
+  if problems:
+    raise checkpoints.CheckpointMismatchError(
+        'cannot resume from %s: it was written by a different model or '
+        'training setup (%s). Use a new --train_dir, or the flags of the run '
+        'that wrote it.' % (checkpoint, '; '.join(problems)))
+
+
+def _log_batch_norm_warning(config):
+  if not config.uses_batch_norm():
+    return
+  decay = config.batch_norm_decay or DEFAULT_BATCH_NORM_DECAY
+  warning = hooks_lib.batch_norm_decay_warning(decay,
+                                               config.max_number_of_steps)
+  if warning:
+    logging.warning(warning)
+
+
+def _plan_start(config, graph, var_list, is_chief):
+  """Resume or warm start: returns (resumed_from, init_fn, report)."""
+  latest = tf.train.latest_checkpoint(config.train_dir)
+  if latest:
+    check_resumable(latest, var_list)
+    logging.info('Resuming from %s (step %s)%s', latest,
+                 scopes.checkpoint_step(latest),
+                 '; --checkpoint_path ignored: train_dir already has a '
+                 'checkpoint' if config.checkpoint_path else '')
+    return latest, None, None
+  if not config.checkpoint_path or not is_chief:
+    return None, None, None
+  init_fn, report = warm_start.plan_warm_start(
+      config, v1.model_variables(), ema=graph.moving_average)
+  for line in report.summary(max_names=20).splitlines():
+    logging.info('%s', line)
+  return None, init_fn, report
+
+
+def _saver_hook(config, saver, all_finite):
+  if config.save_interval_steps:
+    timing = dict(save_steps=config.save_interval_steps)
+  else:
+    timing = dict(save_secs=config.save_interval_secs)
+  return v1.train.CheckpointSaverHook(
+      config.train_dir, saver=saver,
+      listeners=[hooks_lib.FiniteStateListener(all_finite)], **timing)
+
+
+def run_training(config, graph, master='', is_chief=True, hooks=(),
+                 chief_only_hooks=(), session_config_proto=None,
+                 stop_grace_period_secs=120, sharded_saver=False):
+  """Runs the training loop on a built graph (in the current default graph).
+
+  Args:
+    config: the validated `TrainConfig`.
+    graph: the `model.TrainGraph` built in the default graph.
+    master: the TensorFlow master ('' for in-process, or `server.target`).
+    is_chief: whether this worker initialises, warm-starts, saves
+      checkpoints and summaries.
+    hooks: more `SessionRunHook`s for every worker (e.g. SyncReplicas').
+    chief_only_hooks: more hooks for the chief only.
+    session_config_proto: a `ConfigProto`; default `session_config(config)`.
+    stop_grace_period_secs: how long to wait for threads when stopping
+      (keep it short with SyncReplicasOptimizer, TF_COMPAT.md §6).
+    sharded_saver: write one checkpoint shard per device (parameter servers).
+
+  Returns:
+    A `TrainResult`.
+
+  Raises:
+    TrainingDivergedError: the loss or the variables became NaN/Inf; the
+      message names the last good checkpoint.
+    CheckpointMismatchError: the warm-start or resume checkpoint does not fit.
+  """
+  var_list = scopes.checkpoint_var_list(v1.global_variables())
+  saver = v1.train.Saver(var_list, max_to_keep=config.max_checkpoints_to_keep,
+                         sharded=sharded_saver)
+  all_finite = hooks_lib.all_finite_op(v1.global_variables())
+  resumed_from, init_fn, report = _plan_start(config, graph, var_list,
+                                              is_chief)
+  _log_batch_norm_warning(config)
+
+  progress = hooks_lib.ProgressHook(
+      graph.train_tensor, graph.learning_rate, graph.global_step,
+      graph.examples_per_step, every_n_steps=config.log_every_n_steps,
+      last_step=config.max_number_of_steps)
+  # The loss guard runs before the checkpoint hook: a step with a NaN/Inf
+  # loss stops the run before its state can be saved.
+  all_hooks = [hooks_lib.LossGuardHook(graph.train_tensor, graph.global_step),
+               progress]
+  if config.max_number_of_steps is not None:
+    all_hooks.append(v1.train.StopAtStepHook(
+        last_step=config.max_number_of_steps))
+  all_hooks += list(hooks)
+  if is_chief:
+    all_hooks.append(_saver_hook(config, saver, all_finite))
+    all_hooks += list(chief_only_hooks)
+  scaffold = v1.train.Scaffold(
+      saver=saver,
+      init_fn=(lambda _, session: init_fn(session)) if init_fn else None)
+
+  losses = []
+  started = time.time()
+  first_step_done = None
+  try:
+    with v1.train.MonitoredTrainingSession(
+        master=master, is_chief=is_chief, checkpoint_dir=config.train_dir,
+        scaffold=scaffold, hooks=all_hooks,
+        save_checkpoint_secs=None, save_checkpoint_steps=None,
+        save_summaries_secs=config.save_summaries_secs,
+        config=session_config_proto or session_config(config),
+        stop_grace_period_secs=stop_grace_period_secs) as session:
+      while not session.should_stop():
+        losses.append(float(session.run(graph.train_tensor)))
+        if first_step_done is None:
+          first_step_done = time.time()
+  except errors.TrainingDivergedError as e:
+    raise _diverged(config, e, is_chief) from None
+  ended = time.time()
+
+  images_per_sec = None
+  if first_step_done is not None and len(losses) > 1 and ended > (
+      first_step_done):
+    images_per_sec = ((len(losses) - 1) * graph.examples_per_step /
+                      (ended - first_step_done))
+  return TrainResult(
+      start_step=progress.start_step or 0,
+      global_step=progress.final_step or 0,
+      losses=losses,
+      checkpoint=tf.train.latest_checkpoint(config.train_dir),
+      resumed_from=resumed_from,
+      restore_report=report,
+      wall_time_secs=ended - started,
+      images_per_sec=images_per_sec)
+
+
+def _diverged(config, error, is_chief):
+  """The error to raise, after dropping the checkpoints of bad states."""
+  if is_chief:
+    good = hooks_lib.roll_back_checkpoints(config.train_dir,
+                                           error.first_bad_step)
+  else:
+    good = tf.train.latest_checkpoint(config.train_dir)
+  where = ('%s (step %s)' % (good, scopes.checkpoint_step(good)) if good
+           else 'none (the next run starts afresh)')
+  return errors.TrainingDivergedError(
+      '%s; training stopped. The last good checkpoint is %s. Lower '
+      '--learning_rate (now %g), or check the data.' % (
+          error, where, config.learning_rate),
+      step=error.step, first_bad_step=error.first_bad_step,
+      last_good_checkpoint=good)
+
+
+def train(config, deploy_config=None, optimizer_wrapper=None,
+          replicas_to_aggregate=1, **run_kwargs):
+  """Builds the training graph of `config` in a new graph and trains.
+
+  Args:
+    config: a validated `TrainConfig`.
+    deploy_config: `model_deploy.DeploymentConfig` (default one clone).
+    optimizer_wrapper: `fn(optimizer) -> optimizer` (e.g. sync replicas).
+    replicas_to_aggregate: gradients aggregated per step (sync replicas).
+    **run_kwargs: `run_training` keywords (master, is_chief, hooks, ...).
+
+  Returns:
+    A `TrainResult`.
+
+  Example:
+    result = train(TrainConfig(dataset_name='digits', dataset_dir=d,
+                               model_name='simple_cnn', train_dir=t,
+                               max_number_of_steps=50).validate())
+  """
+  with tf.Graph().as_default():
+    graph = model.build_train_graph(config, deploy_config=deploy_config,
+                                    optimizer_wrapper=optimizer_wrapper,
+                                    replicas_to_aggregate=replicas_to_aggregate)
+    return run_training(config, graph, **run_kwargs)
