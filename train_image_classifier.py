@@ -70,7 +70,7 @@ def main(argv):
     return _fail(e, 1)
   print('trained %s to step %d in %s: last loss %s, %s images/s, %.0f s' % (
       config.model_name, result.global_step, config.train_dir,
-      '%.4f' % result.losses[-1] if result.losses else 'n/a',
+      '%.4f' % result.last_losses[-1] if result.last_losses else 'n/a',
       '%.1f' % result.images_per_sec if result.images_per_sec else 'n/a',
       result.wall_time_secs))
   return 0

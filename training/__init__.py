@@ -10,5 +10,8 @@ Modules, one job each:
   model          the network, its loss and the train op (`build_train_graph`).
   hooks          progress log, NaN guard, finite-checkpoint guard.
   loop           `train(config)`: the MonitoredTrainingSession loop.
-  evaluate       `evaluate(config, split)`: accuracy in inference mode.
+
+Evaluation is `evaluation/` (`eval_image_classifier.py`); the network, its
+preprocessing and the model flags come from `evaluation.model_builder` and
+`evaluation.model_flags`, shared by training, evaluation and export.
 """

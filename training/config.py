@@ -157,10 +157,6 @@ class TrainConfig:
     the model's (Slim's rule); the same rule as evaluation and export."""
     return model_builder.preprocessing_name(self, self.dataset_name)
 
-  def uses_batch_norm(self):
-    return self.model_name in nets_factory.networks_map and (
-        self.model_name != 'simple_cnn')
-
   # ---- validation ---------------------------------------------------------
 
   def validate(self):

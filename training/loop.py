@@ -21,6 +21,7 @@ the last good one, and a restart resumes from it.
     result = train(config)
     result.global_step, result.checkpoint, result.images_per_sec
 """
+import collections
 import dataclasses
 import time
 from typing import List, Optional
@@ -37,6 +38,8 @@ from training import warm_start
 
 # Slim's resnet_arg_scope default, used when --batch_norm_decay is not given.
 DEFAULT_BATCH_NORM_DECAY = 0.997
+# Losses kept at each end of a run for the result (long runs stay small).
+KEPT_LOSSES = 100
 
 
 @dataclasses.dataclass
@@ -46,16 +49,21 @@ class TrainResult:
   Attributes:
     start_step: global step when the run started (> 0 when resumed).
     global_step: global step at the end.
-    losses: the loss of every step this process ran.
+    num_steps: steps this process ran.
+    first_losses: the losses of its first (up to) `KEPT_LOSSES` steps.
+    last_losses: the losses of its last (up to) `KEPT_LOSSES` steps.
     checkpoint: the newest checkpoint in train_dir at the end.
     resumed_from: the checkpoint resumed from, or None.
     restore_report: the warm start's `RestoreReport`, or None.
-    wall_time_secs: session start to end.
-    images_per_sec: examples per second after the first step (this worker).
+    wall_time_secs: session start to end (final checkpoint included).
+    images_per_sec: examples per second from the end of the first step to
+      the end of the last (this worker).
   """
   start_step: int
   global_step: int
-  losses: List[float]
+  num_steps: int
+  first_losses: List[float]
+  last_losses: List[float]
   checkpoint: Optional[str]
   resumed_from: Optional[str]
   restore_report: Optional[checkpoints.RestoreReport]
@@ -87,7 +95,7 @@ def check_resumable(checkpoint, var_list):
 
 
 def _log_batch_norm_warning(config):
-  if not config.uses_batch_norm():
+  if not any('/BatchNorm/' in v.op.name for v in v1.model_variables()):
     return
   decay = config.batch_norm_decay or DEFAULT_BATCH_NORM_DECAY
   warning = hooks_lib.batch_norm_decay_warning(decay,
@@ -178,9 +186,11 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
       saver=saver,
       init_fn=(lambda _, session: init_fn(session)) if init_fn else None)
 
-  losses = []
+  num_steps = 0
+  first_losses = []
+  last_losses = collections.deque(maxlen=KEPT_LOSSES)
   started = time.time()
-  first_step_done = None
+  first_step_done = last_step_done = None
   try:
     with v1.train.MonitoredTrainingSession(
         master=master, is_chief=is_chief, checkpoint_dir=config.train_dir,
@@ -190,22 +200,27 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
         config=session_config_proto or session_config(config),
         stop_grace_period_secs=stop_grace_period_secs) as session:
       while not session.should_stop():
-        losses.append(float(session.run(graph.train_tensor)))
-        if first_step_done is None:
-          first_step_done = time.time()
+        loss = float(session.run(graph.train_tensor))
+        last_step_done = time.time()
+        first_step_done = first_step_done or last_step_done
+        num_steps += 1
+        last_losses.append(loss)
+        if len(first_losses) < KEPT_LOSSES:
+          first_losses.append(loss)
   except errors.TrainingDivergedError as e:
     raise _diverged(config, e, is_chief) from None
   ended = time.time()
 
   images_per_sec = None
-  if first_step_done is not None and len(losses) > 1 and ended > (
-      first_step_done):
-    images_per_sec = ((len(losses) - 1) * graph.examples_per_step /
-                      (ended - first_step_done))
+  if num_steps > 1 and last_step_done > first_step_done:
+    images_per_sec = ((num_steps - 1) * graph.examples_per_step /
+                      (last_step_done - first_step_done))
   return TrainResult(
       start_step=progress.start_step or 0,
       global_step=progress.final_step or 0,
-      losses=losses,
+      num_steps=num_steps,
+      first_losses=first_losses,
+      last_losses=list(last_losses),
       checkpoint=tf.train.latest_checkpoint(config.train_dir),
       resumed_from=resumed_from,
       restore_report=report,
