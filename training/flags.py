@@ -1,10 +1,10 @@
 """The flags of `train_image_classifier.py`, named and defaulted as Slim's.
 
 A Slim command line works unchanged; our additions are marked "(ours)". The
-model flags are those of `evaluation.model_flags`, shared with the eval and export
-scripts, so one set of model flags describes a network everywhere. Names
-(models, datasets, optimizers, ...) are checked by `TrainConfig.validate`,
-which says in one line what is valid.
+model flags are those of `evaluation.model_flags`, shared with the eval and
+export scripts, so one set of model flags describes a network everywhere.
+Names (models, datasets, optimizers, ...) are checked by
+`TrainConfig.validate`, which says in one line what is valid.
 
     define_flags()                      # in the script, at import
     config = config_from_flags(FLAGS)   # in main

@@ -94,8 +94,19 @@ def check_resumable(checkpoint, var_list):
         'that wrote it.' % (checkpoint, '; '.join(problems)))
 
 
-def _log_batch_norm_warning(config):
-  if not any('/BatchNorm/' in v.op.name for v in v1.model_variables()):
+def _log_batch_norm_warning(config, report):
+  """Warns when batch norm's moving statistics start afresh in a short run.
+
+  Statistics restored by a warm start are already good, so only a run
+  whose statistics start at their initial values (or that resumes one) is
+  judged against its length.
+  """
+  statistics = [scopes.checkpoint_name(v) for v in v1.model_variables()
+                if '/BatchNorm/moving_' in v.op.name]
+  if not statistics:
+    return
+  if report is not None and not any(
+      '/BatchNorm/moving_' in n for n in report.fresh + report.excluded):
     return
   decay = config.batch_norm_decay or DEFAULT_BATCH_NORM_DECAY
   warning = hooks_lib.batch_norm_decay_warning(decay,
@@ -165,7 +176,7 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
   all_finite = hooks_lib.all_finite_op(v1.global_variables())
   resumed_from, init_fn, report = _plan_start(config, graph, var_list,
                                               is_chief)
-  _log_batch_norm_warning(config)
+  _log_batch_norm_warning(config, report)
 
   progress = hooks_lib.ProgressHook(
       graph.train_tensor, graph.learning_rate, graph.global_step,
