@@ -79,7 +79,7 @@ def test_fit_trains_and_updates_batch_norm_statistics():
   fc2 = [w for w in model.weights if w.name.endswith('se/fc2/kernel:0')][0]
   fc2_before = fc2.numpy()
   before = model.predict(inputs, verbose=0)
-  history = model.fit(inputs, labels, batch_size=4, epochs=3, verbose=0)
+  history = model.fit(inputs, labels, batch_size=4, epochs=2, verbose=0)
   losses = history.history['loss']
   assert all(np.isfinite(losses)) and losses[-1] < losses[0]
   changed = [name for name, value in moving.items()
@@ -93,15 +93,13 @@ def _weight(model, name):
   return [w for w in model.weights if w.name == name][0].numpy()
 
 
-def test_save_and_reload_weights(tmp_path):
+def test_save_and_reload_weights(tmp_path, se_checkpoint):
   inputs = se_testlib.images(2, SIZE, seed=5)
-  model = _model(se_fc2_bias_init=1.0)
-  model.compile(optimizer='sgd', loss=tf_keras.losses.
-                SparseCategoricalCrossentropy(from_logits=True))
-  model.fit(inputs, np.array([0, 1]), verbose=0)  # Non-initial BN stats.
+  model = _model()
+  keras_model.load_slim_checkpoint(model, se_checkpoint)  # Random values.
   expected = model.predict(inputs, verbose=0)
   model.save_weights(str(tmp_path / 'keras_weights'))
-  reloaded = _model()
+  reloaded = _model(se_fc2_bias_init=1.0)
   reloaded.load_weights(str(tmp_path / 'keras_weights'))
   np.testing.assert_array_equal(reloaded.predict(inputs, verbose=0), expected)
 
@@ -167,3 +165,13 @@ def test_errors(se_checkpoint):
                      match=r'logits/weights: checkpoint \[1, 1, 256, 10\], '
                      r'model \[1, 1, 256, 5\]'):
     keras_model.load_slim_checkpoint(other, se_checkpoint)
+
+
+def test_any_factory_network_becomes_a_keras_model():
+  model = nets_factory.get_keras_model('simple_cnn', 7, input_shape=SHAPE)
+  assert model.name == 'simple_cnn'
+  assert model.predict(se_testlib.images(2, SIZE), verbose=0).shape == (2, 7)
+  assert {checkpoints.slim_name(w) for w in model.weights} == {
+      'simple_cnn/%s/%s' % (layer, kind) for layer in ('conv1', 'conv2',
+                                                       'logits')
+      for kind in ('weights', 'biases')}

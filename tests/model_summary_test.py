@@ -176,7 +176,3 @@ def test_command_line():
   assert 'block3' in result.stdout and 'GFLOPs' in result.stdout
   assert expected.rows[1].se_params == 0  # block1 carries no SE.
 
-  bad = _run_cli('--model_name=resnet_v1_14', '--se_ratio=8')
-  assert bad.returncode != 0
-  assert 'no squeeze-and-excitation' in bad.stderr
-  assert 'se_resnet_v1_14' in bad.stderr

@@ -27,15 +27,25 @@ def se_checkpoint(tmp_path_factory):
   return path
 
 
-def _graph_facts(style, weight_decay=1e-4):
-  """Names, shapes and collection sizes of the tiny SE net in `style`."""
+def test_three_styles_same_logits_from_one_checkpoint(se_checkpoint):
+  inputs = se_testlib.images(2, SIZE)
+  logits = {style: se_testlib.restored_logits(
+      style, 'se_resnet_v1_14', se_checkpoint, inputs, NUM_CLASSES, **TINY)
+            for style in se_testlib.STYLES}
+  assert np.max(np.abs(logits['slim'])) > 0.1
+  for style in ('raw', 'keras'):
+    assert se_testlib.relative_difference(logits[style],
+                                          logits['slim']) <= 1e-5, style
+
+
+def _training_step(style, checkpoint, inputs, labels):
+  """Graph facts, loss, {slim name: gradient} and moving means of one step."""
   with tf.Graph().as_default():
-    images = v1.placeholder(tf.float32, [2, SIZE, SIZE, 3])
-    _, end_points = se_testlib.build(
-        'se_resnet_v1_14', images, NUM_CLASSES, style=style,
-        is_training=True, weight_decay=weight_decay, **TINY)
+    logits, end_points = se_testlib.build(
+        'se_resnet_v1_14', tf.constant(inputs), NUM_CLASSES, style=style,
+        is_training=True, weight_decay=1e-4, **TINY)
     keys = v1.GraphKeys
-    return {
+    facts = {
         'names': {v.op.name: v.shape.as_list()
                   for v in v1.global_variables()},
         'slim_names': {checkpoints.slim_name(v): v.shape.as_list()
@@ -45,10 +55,28 @@ def _graph_facts(style, weight_decay=1e-4):
             keys.REGULARIZATION_LOSSES)},
         'end_points': sorted(end_points),
     }
+    v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    loss = v1.losses.get_total_loss()
+    variables = v1.trainable_variables()
+    gradients = tf.gradients(loss, variables)
+    moving = [v for v in v1.global_variables()
+              if v.op.name.endswith('moving_mean')]
+    with v1.Session() as session:
+      checkpoints.restore(session, checkpoint)
+      loss_value, grads = session.run([loss, gradients])
+      session.run(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
+      moving_values = session.run(moving)
+  return (facts, loss_value,
+          {checkpoints.slim_name(v): g for v, g in zip(variables, grads)},
+          {checkpoints.slim_name(v): m for v, m in zip(moving, moving_values)})
 
 
-def test_three_styles_same_variables_and_collections():
-  facts = {style: _graph_facts(style) for style in se_testlib.STYLES}
+def test_three_styles_same_variables_and_training_step(se_checkpoint):
+  inputs = se_testlib.images(4, SIZE, seed=1)
+  labels = np.array([0, 3, 7, 9])
+  steps = {style: _training_step(style, se_checkpoint, inputs, labels)
+           for style in se_testlib.STYLES}
+  facts = {style: step[0] for style, step in steps.items()}
   assert facts['raw']['names'] == facts['slim']['names']
   assert facts['keras']['slim_names'] == facts['slim']['names']
   for style in ('raw', 'keras'):
@@ -65,50 +93,11 @@ def test_three_styles_same_variables_and_collections():
   # 4 units x (shortcut, conv1-3), logits) + 8 SE FCs.
   assert facts['slim']['counts'][v1.GraphKeys.REGULARIZATION_LOSSES] == 26
 
-
-def test_three_styles_same_logits_from_one_checkpoint(se_checkpoint):
-  inputs = se_testlib.images(2, SIZE)
-  logits = {style: se_testlib.restored_logits(
-      style, 'se_resnet_v1_14', se_checkpoint, inputs, NUM_CLASSES, **TINY)
-            for style in se_testlib.STYLES}
-  assert np.max(np.abs(logits['slim'])) > 0.1
-  for style in ('raw', 'keras'):
-    assert se_testlib.relative_difference(logits[style],
-                                          logits['slim']) <= 1e-5, style
-
-
-def _training_step(style, checkpoint, inputs, labels):
-  """Loss, {slim name: gradient} and updated moving means of one step."""
-  with tf.Graph().as_default():
-    logits, _ = se_testlib.build(
-        'se_resnet_v1_14', tf.constant(inputs), NUM_CLASSES, style=style,
-        is_training=True, weight_decay=1e-4, **TINY)
-    v1.losses.sparse_softmax_cross_entropy(labels, logits)
-    loss = v1.losses.get_total_loss()
-    variables = v1.trainable_variables()
-    gradients = tf.gradients(loss, variables)
-    moving = [v for v in v1.global_variables()
-              if v.op.name.endswith('moving_mean')]
-    with v1.Session() as session:
-      checkpoints.restore(session, checkpoint)
-      loss_value, grads = session.run([loss, gradients])
-      session.run(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
-      moving_values = session.run(moving)
-  return (loss_value,
-          {checkpoints.slim_name(v): g for v, g in zip(variables, grads)},
-          {checkpoints.slim_name(v): m for v, m in zip(moving, moving_values)})
-
-
-def test_three_styles_same_training_step(se_checkpoint):
-  inputs = se_testlib.images(4, SIZE, seed=1)
-  labels = np.array([0, 3, 7, 9])
-  steps = {style: _training_step(style, se_checkpoint, inputs, labels)
-           for style in se_testlib.STYLES}
-  loss, grads, moving = steps['slim']
+  _, loss, grads, moving = steps['slim']
   se_grads = [n for n in grads if '/se/' in n]
   assert len(se_grads) == 16 and all(np.any(grads[n]) for n in se_grads)
   for style in ('raw', 'keras'):
-    other_loss, other_grads, other_moving = steps[style]
+    _, other_loss, other_grads, other_moving = steps[style]
     assert abs(other_loss - loss) <= 1e-5 * abs(loss), style
     assert set(other_grads) == set(grads)
     for name, grad in grads.items():
@@ -233,15 +222,16 @@ def test_oracle_full_size_se_resnet_v1_50(tmp_path):
 
   with tf.Graph().as_default():
     logits, _ = se_testlib.build('se_resnet_v1_50', tf.constant(inputs), 1000,
-                                 style='slim', se_fc2_bias_init=30.0)
+                                 style='raw', se_fc2_bias_init=30.0)
     gates = [op.outputs[0] for op in v1.get_default_graph().get_operations()
              if op.type == 'Sigmoid' and '/se/fc2/' in op.name]
-    fc2_weights = [v for v in v1.global_variables()
+    se_variables = [v for v in v1.global_variables() if '/se/' in v.op.name]
+    fc2_weights = [v for v in se_variables
                    if v.op.name.endswith('/se/fc2/weights')]
     init_fn, report = checkpoints.warm_start_from_resnet(
         path, v1.global_variables())
     with v1.Session() as session:
-      session.run(v1.global_variables_initializer())
+      session.run(v1.variables_initializer(se_variables))
       init_fn(session)
       for variable in fc2_weights:
         variable.load(np.zeros(variable.shape.as_list()), session)
