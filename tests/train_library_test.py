@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from evaluation import evaluator
+from nets import checkpoints
 from nets.tf_compat import tf, v1
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 from tests.train_testlib import read_checkpoint
@@ -107,6 +108,19 @@ def test_batch_norm_statistics_update_in_trainable_scopes_only(
   assert 'se_resnet_v1_14/block4/unit_1/bottleneck_v1/se/fc2/weights' in end
   # 2 steps at Slim's decay 0.997: the warning says what to pass.
   assert '--batch_norm_decay' in caplog.text
+
+
+def test_resuming_another_model_fails_naming_the_variables(digits_dir,
+                                                            tmp_path):
+  loop.train(_config(digits_dir, tmp_path, max_number_of_steps=1))
+  # 24x24 inputs change the size of simple_cnn's dense layer.
+  other = _config(digits_dir, tmp_path, max_number_of_steps=2,
+                  train_image_size=24)
+  with pytest.raises(checkpoints.CheckpointMismatchError,
+                     match=r'cannot resume from \S+model\.ckpt-1: .*shape '
+                     r'mismatch: simple_cnn/logits/weights \(checkpoint '
+                     r'\[1024, 10\], model \[2304, 10\]\).*new --train_dir'):
+    loop.train(other)
 
 
 def test_checkpoints_evaluate_with_the_shared_evaluator(digits_dir, tmp_path):
