@@ -25,6 +25,7 @@ from absl import flags
 
 from benchmarks import model_bench
 from benchmarks import model_variants
+from nets import session_config
 from nets.tf_compat import v1
 
 FLAGS = flags.FLAGS
@@ -69,6 +70,11 @@ flags.DEFINE_bool('disable_v2_behavior', True,
                   'Run with tf.compat.v1.disable_v2_behavior(), as the '
                   'training and evaluation scripts do (ref variables, TF1 '
                   'control flow); false keeps TF2 behaviour in the graphs.')
+flags.DEFINE_enum('cpu_allocator', 'bfc', list(session_config.CPU_ALLOCATORS),
+                  'TensorFlow CPU allocator for this process (and the memory '
+                  'probes): bfc reuses freed blocks, system (TF\'s default) '
+                  'page-faults large tensors in on every step. '
+                  'TF_CPU_ALLOCATOR_USE_BFC in the environment wins.')
 flags.DEFINE_string('json_out', None, 'Write all results here as JSON.')
 flags.DEFINE_string('probe_variant', None,
                     'Internal: measure the peak RSS of this one variant and '
@@ -116,7 +122,8 @@ def settings_from_flags():
         inter_op_threads=FLAGS.inter_op_threads,
         num_classes=FLAGS.num_classes, weight_decay=FLAGS.weight_decay,
         matmul_size=FLAGS.matmul_size, memory=_flag('memory'),
-        disable_v2_behavior=FLAGS.disable_v2_behavior)
+        disable_v2_behavior=FLAGS.disable_v2_behavior,
+        cpu_allocator=session_config.cpu_allocator())
   except ValueError as e:
     raise app.UsageError(str(e))
 
@@ -128,6 +135,7 @@ def _log(message):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError('Unexpected arguments: %s' % ' '.join(argv[1:]))
+  session_config.use_cpu_allocator(FLAGS.cpu_allocator)
   settings = settings_from_flags()
   if FLAGS.disable_v2_behavior:
     v1.disable_v2_behavior()

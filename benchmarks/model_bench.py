@@ -72,6 +72,7 @@ _SETTINGS_DEFAULTS = collections.OrderedDict([
     ('matmul_size', 2048),
     ('memory', True),
     ('disable_v2_behavior', True),
+    ('cpu_allocator', 'bfc'),
 ])
 
 
@@ -96,6 +97,8 @@ class BenchSettings(collections.namedtuple('BenchSettings',
   disable_v2_behavior: whether the process runs with TF1 behaviour, as the
     training scripts do (the script applies it; recorded here and passed on
     to the memory probes).
+  cpu_allocator: 'bfc' or 'system' (`nets.session_config.use_cpu_allocator`;
+    the script applies it before any session, recorded here and passed on).
   """
 
   def __new__(cls, **fields):
@@ -133,6 +136,10 @@ class BenchSettings(collections.namedtuple('BenchSettings',
     for batch_size, image_size in self.shapes:
       if batch_size < 1 or image_size < 1:
         raise ValueError('Invalid shape %dx%d' % (batch_size, image_size))
+    if self.cpu_allocator not in session_config.CPU_ALLOCATORS:
+      raise ValueError('Unknown CPU allocator %r; valid allocators: %s' %
+                       (self.cpu_allocator,
+                        ', '.join(session_config.CPU_ALLOCATORS)))
     if self.rounds < 1:
       raise ValueError('rounds must be >= 1, got %d' % self.rounds)
 
@@ -361,6 +368,7 @@ def probe_flags(variant_name, batch_size, image_size, settings):
   """Command-line flags that make `bench_models` run one memory probe."""
   return ['--%sdisable_v2_behavior' % (
       '' if settings.disable_v2_behavior else 'no'),
+          '--cpu_allocator=%s' % settings.cpu_allocator,
           '--probe_variant=%s' % variant_name,
           '--probe_batch_size=%d' % batch_size,
           '--probe_image_size=%d' % image_size,
@@ -473,11 +481,14 @@ def format_report(results):
   settings = results['settings']
   lines = [
       'Measured %s on %s (%d CPUs available), TensorFlow %s, tf_keras %s, '
-      'tf_slim %s; session threads intra-op %d / inter-op %d. Load average '
-      '(1 min) %s at the start, %s at the end.' % (
+      'tf_slim %s; session threads intra-op %d / inter-op %d, %s CPU '
+      'allocator, %s. Load average (1 min) %s at the start, %s at the end.' % (
           machine['date'], machine['cpu_model'], machine['cpus_available'],
           machine['tensorflow'], machine['tf_keras'], machine['tf_slim'],
           settings['threads']['intra_op'], settings['threads']['inter_op'],
+          settings['cpu_allocator'],
+          'TF1 behaviour (ref variables)' if settings['disable_v2_behavior']
+          else 'TF2 behaviour (resource variables)',
           _load_text(results['load_average_start']),
           _load_text(results.get('load_average_end'))),
       '',

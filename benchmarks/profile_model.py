@@ -34,6 +34,8 @@ flags.DEFINE_integer('steps', 3, 'Traced steps (after 2 untraced ones).')
 flags.DEFINE_integer('top_ops', 0, 'Also list this many slowest single ops.')
 flags.DEFINE_string('timeline', None, 'Write the last step as a Chrome trace.')
 flags.DEFINE_bool('disable_v2_behavior', True, 'As bench_models.')
+flags.DEFINE_enum('cpu_allocator', 'bfc', list(session_config.CPU_ALLOCATORS),
+                  'As bench_models.')
 
 
 def op_times(run_metadata):
@@ -97,6 +99,7 @@ def format_profile(by_type, by_op, counts, steps, top_ops=0):
 
 def main(argv):
   del argv
+  session_config.use_cpu_allocator(FLAGS.cpu_allocator)
   if FLAGS.disable_v2_behavior:
     v1.disable_v2_behavior()
   variant = model_variants.variant_from_name(FLAGS.variant)
@@ -106,8 +109,9 @@ def main(argv):
     for _ in range(2):
       built.step()
     by_type, by_op, counts = profile(built, FLAGS.steps, FLAGS.timeline)
-  print('%s, %s, batch %d at %d' % (variant.name, FLAGS.mode, FLAGS.batch_size,
-                                    FLAGS.image_size))
+  print('%s, %s, batch %d at %d, %s allocator' % (
+      variant.name, FLAGS.mode, FLAGS.batch_size, FLAGS.image_size,
+      session_config.cpu_allocator()))
   print(format_profile(by_type, by_op, counts, FLAGS.steps, FLAGS.top_ops))
 
 

@@ -1,5 +1,7 @@
-"""nets.session_config: thread defaults sized to this process's CPUs."""
+"""nets.session_config: thread defaults and the CPU allocator choice."""
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -36,3 +38,56 @@ def test_a_session_runs_with_the_config():
     total = tf.reduce_sum(tf.ones([4, 4]))
     with v1.Session(config=session_config.session_config()) as sess:
       assert sess.run(total) == 16.0
+
+
+def test_use_cpu_allocator_sets_the_environment(monkeypatch):
+  monkeypatch.delenv(session_config.BFC_ENV_VAR, raising=False)
+  assert session_config.use_cpu_allocator('bfc') == 'bfc'
+  assert os.environ[session_config.BFC_ENV_VAR] == 'true'
+
+
+def test_an_allocator_chosen_in_the_environment_wins(monkeypatch):
+  monkeypatch.setenv(session_config.BFC_ENV_VAR, 'false')
+  assert session_config.use_cpu_allocator('bfc') == 'system'
+  assert session_config.cpu_allocator() == 'system'
+
+
+def test_unknown_allocator_lists_the_valid_ones():
+  with pytest.raises(ValueError, match="valid allocators: bfc, system"):
+    session_config.use_cpu_allocator('tcmalloc')
+
+
+_FAULTS_SCRIPT = '''
+import resource
+import numpy as np
+from nets import session_config
+from nets.tf_compat import tf, v1
+session_config.use_cpu_allocator('bfc')  # After the imports, before sessions.
+with tf.Graph().as_default():
+  x = v1.get_variable('x', initializer=np.ones([8, 56, 56, 256], np.float32))
+  y = tf.nn.relu(tf.identity(x))  # A fresh 25 MB output every run.
+  with v1.Session() as session:
+    session.run(v1.global_variables_initializer())
+    for _ in range(3):
+      session.run(y.op)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(5):
+      session.run(y.op)
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
+'''
+
+
+def test_bfc_allocator_stops_per_step_page_faults():
+  """With the BFC pool a 25 MB op's output is not faulted in on every run.
+
+  (With TF's default allocator the same run costs ~6,300 minor faults, one
+  per 4 KB page, measured on the project's machine.)
+  """
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ, PYTHONPATH=root)
+  env.pop(session_config.BFC_ENV_VAR, None)
+  proc = subprocess.run([sys.executable, '-c', _FAULTS_SCRIPT], cwd=root,
+                        env=env, capture_output=True, text=True, timeout=300,
+                        check=False)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert float(proc.stdout.strip().splitlines()[-1]) < 500

@@ -30,6 +30,9 @@ from nets.tf_compat import slim, tf
 STYLES = ('slim', 'raw', 'keras')
 DEFAULT_STYLE = 'slim'
 SE_PLACEMENTS = ('standard', 'pre', 'post', 'identity')
+# Whether graph-mode SE blocks use the one-pass input gradient
+# (`_excite_with_squeeze_gradient`); tests switch it off to compare.
+FUSED_SE_GRADIENT = True
 
 _STYLE_MODULES = {
     'slim': 'nets.layers.slim_style',
@@ -164,6 +167,10 @@ def squeeze_excitation(inputs, ratio=16, use_biases=True, fc2_bias_init=0.0,
   gates = sigmoid(fc2(relu(fc1(mean_HW(inputs))))); output = inputs * gates,
   with fc1 of `C // ratio` units (at least 1) and fc2 of C units.
 
+  In a graph (not eager, not a Keras functional model) the block's gradient
+  w.r.t. `inputs` is computed in one pass (`_excite_with_squeeze_gradient`);
+  the values are those of plain autodiff.
+
   Args:
     inputs: [N, H, W, C] tensor.
     ratio: reduction ratio r.
@@ -178,15 +185,63 @@ def squeeze_excitation(inputs, ratio=16, use_biases=True, fc2_bias_init=0.0,
   """
   channels = inputs.shape.as_list()[-1]
   hidden = max(1, channels // ratio)
+  one_pass_gradient = FUSED_SE_GRADIENT and _is_graph_tensor(inputs)
   with tf.compat.v1.variable_scope(scope, default_name='se', values=[inputs]):
     squeezed = global_avg_pool(inputs, keepdims=False, scope='squeeze')
+    if one_pass_gradient:
+      # The excite gradient below adds the squeeze's gradient itself.
+      squeezed = tf.stop_gradient(squeezed)
     excited = fully_connected(squeezed, hidden, activation_fn=tf.nn.relu,
                               use_biases=use_biases, scope='fc1')
     gates = fully_connected(excited, channels, activation_fn=tf.sigmoid,
                             use_biases=use_biases,
                             biases_initializer_value=fc2_bias_init,
                             scope='fc2')
+    if one_pass_gradient:
+      return _excite_with_squeeze_gradient(inputs, gates, squeezed, 'excite')
     return multiply(inputs, gates, scope='excite')
+
+
+def _is_graph_tensor(value):
+  # KerasTensors of an eager functional model are not tf.Tensors.
+  return not tf.executing_eagerly() and isinstance(value, tf.Tensor)
+
+
+def _excite_with_squeeze_gradient(inputs, gates, squeezed, scope):
+  """`multiply(inputs, gates)`, whose gradient also carries the squeeze's.
+
+  `inputs` feeds the squeeze (a mean over H, W) and the multiply, so plain
+  autodiff gives it the sum of two full-size gradients: the multiply's
+  `dy * gates` and the mean's, a Tile of `d_squeezed` divided by H*W, summed
+  by AddN: four full-size passes (Mul, Tile, Mul, AddN) where
+  `dy * gates + d_squeezed / (H*W)`, broadcast, needs two. The squeeze's
+  gradient is found here from d_gates (through fc1 and fc2, [N, C] sized),
+  so the caller passes `squeezed` behind a `stop_gradient`. The FC
+  variables' gradients still come from autodiff, via the returned d_gates.
+
+  Args:
+    inputs: [N, H, W, C].
+    gates: [N, C], a function of `squeezed` only.
+    squeezed: `stop_gradient(mean_HW(inputs))`, [N, C].
+    scope: the multiply's scope.
+
+  Returns:
+    inputs * gates, broadcast over H and W.
+  """
+
+  @tf.custom_gradient
+  def excite(x, g):
+    def gradient(dy):
+      d_gates = tf.reduce_sum(x * dy, [1, 2])
+      d_squeezed, = tf.gradients(g, squeezed, grad_ys=d_gates)
+      shape = tf.shape(x)
+      area = tf.cast(shape[1] * shape[2], d_squeezed.dtype)
+      d_x = (dy * g[:, tf.newaxis, tf.newaxis, :] +
+             (d_squeezed / area)[:, tf.newaxis, tf.newaxis, :])
+      return d_x, d_gates
+    return multiply(x, g, scope=scope), gradient
+
+  return excite(inputs, gates)
 
 
 _DISPATCHERS = [conv2d, batch_norm, max_pool2d, global_avg_pool,
