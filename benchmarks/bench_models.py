@@ -5,7 +5,8 @@ Graph mode on CPU: forward (inference batch norm) and training-step
 resnet_v1_50 in the slim, raw and keras styles, our se_resnet_v1_50,
 `tf_slim.nets.resnet_v1.resnet_v1_50` and `tf_keras.applications.ResNet50`,
 plus a 2048^3 matmul as the machine's ceiling, all timed in interleaved rounds
-in one process. It prints markdown tables of per-round ratios (median
+in one process (oneDNN ops on by default: the script re-executes itself once
+with TF_ENABLE_ONEDNN_OPTS=1). It prints markdown tables of per-round ratios (median
 [min, max]) and peak resident memory per variant and shape, and writes
 everything, per-round times included, to --json_out.
 
@@ -25,6 +26,7 @@ from absl import flags
 
 from benchmarks import model_bench
 from benchmarks import model_variants
+from benchmarks import process_env
 from nets import session_config
 from nets.tf_compat import v1
 
@@ -75,6 +77,11 @@ flags.DEFINE_enum('cpu_allocator', 'bfc', list(session_config.CPU_ALLOCATORS),
                   'probes): bfc reuses freed blocks, system (TF\'s default) '
                   'page-faults large tensors in on every step. '
                   'TF_CPU_ALLOCATOR_USE_BFC in the environment wins.')
+flags.DEFINE_bool('onednn', True,
+                  'Run TensorFlow with oneDNN ops (TF_ENABLE_ONEDNN_OPTS=1; '
+                  'TF leaves them off on CPUs without AVX-512). The script '
+                  're-executes itself once to set it; the variable in the '
+                  'environment wins.')
 flags.DEFINE_string('json_out', None, 'Write all results here as JSON.')
 flags.DEFINE_string('probe_variant', None,
                     'Internal: measure the peak RSS of this one variant and '
@@ -123,7 +130,8 @@ def settings_from_flags():
         num_classes=FLAGS.num_classes, weight_decay=FLAGS.weight_decay,
         matmul_size=FLAGS.matmul_size, memory=_flag('memory'),
         disable_v2_behavior=FLAGS.disable_v2_behavior,
-        cpu_allocator=session_config.cpu_allocator())
+        cpu_allocator=session_config.cpu_allocator(),
+        onednn=process_env.onednn_enabled())
   except ValueError as e:
     raise app.UsageError(str(e))
 
@@ -135,6 +143,7 @@ def _log(message):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError('Unexpected arguments: %s' % ' '.join(argv[1:]))
+  process_env.ensure_onednn(FLAGS.onednn, 'benchmarks.bench_models')
   session_config.use_cpu_allocator(FLAGS.cpu_allocator)
   settings = settings_from_flags()
   if FLAGS.disable_v2_behavior:

@@ -3,14 +3,16 @@
 For every (batch size, image size) and mode ('forward', 'train') one phase
 builds every variant (`model_variants`) in its own graph and session, warms
 them up, and times them in interleaved rounds (`timing.interleaved_rounds`)
-together with a large matmul, the machine's ceiling. Everything reported is
-a per-round ratio (median, min, max over the rounds):
+together with a large matmul in TensorFlow and in numpy (BLAS), the
+machine's ceiling. Everything reported is a per-round ratio (median, min,
+max over the rounds):
 
 * time ratios: our slim style vs `tf_slim.nets`, our raw/keras styles vs our
   slim style, SE-ResNet vs ResNet in the same style, Keras applications vs
   `tf_slim.nets`;
 * ceiling fractions: a variant's achieved GFLOP/s (2 x multiply-adds counted
-  from its graph / time) over the matmul's GFLOP/s in the same round.
+  from its graph / time) over the ceiling's GFLOP/s in the same round, the
+  ceiling being the faster of the two matmuls in that round.
 
 Peak resident memory comes from the OS (`ru_maxrss`). It is a process-wide
 high-water mark, so each (variant, shape) is measured in a fresh process that
@@ -73,6 +75,7 @@ _SETTINGS_DEFAULTS = collections.OrderedDict([
     ('memory', True),
     ('disable_v2_behavior', True),
     ('cpu_allocator', 'bfc'),
+    ('onednn', None),
 ])
 
 
@@ -99,6 +102,8 @@ class BenchSettings(collections.namedtuple('BenchSettings',
     to the memory probes).
   cpu_allocator: 'bfc' or 'system' (`nets.session_config.use_cpu_allocator`;
     the script applies it before any session, recorded here and passed on).
+  onednn: whether TensorFlow runs oneDNN ops in this process (decided at
+    import, see `benchmarks.process_env`; recorded here).
   """
 
   def __new__(cls, **fields):
@@ -149,7 +154,7 @@ class BenchSettings(collections.namedtuple('BenchSettings',
 
 
 def variants(settings):
-  """(timed variants, skipped peer notes); the matmul comes last."""
+  """(timed variants, skipped peer notes); the two matmuls come last."""
   found, skipped = [], []
   for model in settings.models:
     for style in settings.styles:
@@ -164,11 +169,27 @@ def variants(settings):
       else:
         found.append(peer)
   found.append(model_variants.matmul(settings.matmul_size))
+  found.append(model_variants.numpy_matmul(settings.matmul_size))
   return found, skipped
 
 
-def _variant_record(built, steps, seconds, matmul_seconds, matmul_size):
+def _gflops(multiply_adds_per_step, seconds):
+  return [2.0 * multiply_adds_per_step / t / 1e9 for t in seconds]
+
+
+def ceiling_gflops(times, matmul_size):
+  """Per round, the faster ceiling matmul's GFLOP/s (and its name)."""
+  names = [name for name in times
+           if name.partition('/')[0] in model_variants.CEILINGS]
+  per_name = {name: _gflops(matmul_size ** 3, times[name]) for name in names}
+  rounds = len(times[names[0]])
+  best = [max(names, key=lambda n, r=r: per_name[n][r]) for r in range(rounds)]
+  return [per_name[name][r] for r, name in enumerate(best)], best
+
+
+def _variant_record(built, steps, seconds, ceiling):
   variant = built.variant
+  gflops = _gflops(built.multiply_adds_per_step, seconds)
   record = {
       'kind': variant.kind,
       'model': variant.model,
@@ -177,15 +198,13 @@ def _variant_record(built, steps, seconds, matmul_seconds, matmul_size):
       'seconds_per_step': seconds,
       'seconds_per_step_stats': timing.summarize(seconds),
       'multiply_adds_per_image': built.multiply_adds_per_image,
-      'gflops': timing.summarize(
-          [2.0 * built.multiply_adds_per_step / s / 1e9 for s in seconds]),
+      'update_ops_run': built.update_ops_run,
+      'gflops': timing.summarize(gflops),
   }
-  if variant.kind != model_variants.MATMUL:
+  if variant.kind not in model_variants.CEILINGS:
     record['images_per_second'] = timing.summarize(
         [built.batch_size / s for s in seconds])
-    work_ratio = built.multiply_adds_per_step / float(matmul_size ** 3)
-    record['ceiling_fractions'] = [work_ratio * m / s for s, m in
-                                   zip(seconds, matmul_seconds)]
+    record['ceiling_fractions'] = [g / c for g, c in zip(gflops, ceiling)]
     record['ceiling_fraction'] = timing.summarize(record['ceiling_fractions'])
   return record
 
@@ -223,7 +242,7 @@ def measure_phase(variant_list, mode, batch_size, image_size, settings,
   finally:
     for item in built.values():
       item.close()
-  matmul_name = model_variants.matmul(settings.matmul_size).name
+  ceiling, ceiling_names = ceiling_gflops(times, settings.matmul_size)
   return {
       'batch_size': batch_size,
       'image_size': image_size,
@@ -231,9 +250,10 @@ def measure_phase(variant_list, mode, batch_size, image_size, settings,
       'rounds': settings.rounds,
       'load_average_start': load_start,
       'load_average_end': load_end,
+      'ceiling_gflops': ceiling,
+      'ceiling_variants': ceiling_names,
       'variants': collections.OrderedDict(
-          (name, _variant_record(item, steps[name], times[name],
-                                 times[matmul_name], settings.matmul_size))
+          (name, _variant_record(item, steps[name], times[name], ceiling))
           for name, item in built.items()),
   }
 
@@ -299,10 +319,9 @@ def comparisons(phase, settings):
     values = timing.per_round_ratios(records[numerator]['seconds_per_step'],
                                      records[denominator]['seconds_per_step'])
     result.append(_comparison(kind, numerator, denominator, values, phase))
-  matmul_name = model_variants.matmul(settings.matmul_size).name
   for name, record in records.items():
     if record['kind'] == model_variants.OURS:
-      result.append(_comparison('ceiling_fraction', name, matmul_name,
+      result.append(_comparison('ceiling_fraction', name, 'ceiling',
                                 record['ceiling_fractions'], phase))
   return result
 
@@ -358,8 +377,7 @@ def probe_memory(variant, batch_size, image_size, settings):
     with model_variants.build(variant, mode, batch_size, image_size, config,
                               num_classes=settings.num_classes,
                               weight_decay=settings.weight_decay) as built:
-      for _ in range(2):
-        built.step()
+      built.step()  # The first step allocates all a step needs.
     record['%s_peak_mb' % mode] = timing.peak_rss_bytes() / 2.0**20
   return record
 
@@ -446,7 +464,7 @@ def run(settings, log=None, memory_probe=subprocess_memory_probe):
   if settings.memory:
     for batch_size, image_size in settings.shapes:
       for variant in variant_list:
-        if variant.kind == model_variants.MATMUL:
+        if variant.kind in model_variants.CEILINGS:
           continue
         log('memory: %s at batch %d, %dx%d' % (variant.name, batch_size,
                                                 image_size, image_size))
@@ -471,7 +489,7 @@ _KIND_LABELS = {
     'peer_vs_tf_slim': 'time, Keras applications / tf_slim.nets',
     'vs_slim_style': 'time, style / slim style',
     'se_overhead': 'time, SE-ResNet / ResNet',
-    'ceiling_fraction': 'GFLOP/s / matmul GFLOP/s',
+    'ceiling_fraction': 'GFLOP/s / ceiling GFLOP/s',
 }
 
 
@@ -481,10 +499,12 @@ def format_report(results):
   settings = results['settings']
   lines = [
       'Measured %s on %s (%d CPUs available), TensorFlow %s, tf_keras %s, '
-      'tf_slim %s; session threads intra-op %d / inter-op %d, %s CPU '
-      'allocator, %s. Load average (1 min) %s at the start, %s at the end.' % (
+      'tf_slim %s; oneDNN ops %s; session threads intra-op %d / inter-op %d, '
+      '%s CPU allocator, %s. Load average (1 min) %s at the start, %s at the '
+      'end.' % (
           machine['date'], machine['cpu_model'], machine['cpus_available'],
           machine['tensorflow'], machine['tf_keras'], machine['tf_slim'],
+          {True: 'on', False: 'off', None: 'unknown'}[settings['onednn']],
           settings['threads']['intra_op'], settings['threads']['inter_op'],
           settings['cpu_allocator'],
           'TF1 behaviour (ref variables)' if settings['disable_v2_behavior']
@@ -493,7 +513,9 @@ def format_report(results):
           _load_text(results.get('load_average_end'))),
       '',
       'Every figure is the median [min, max] over interleaved rounds of '
-      'per-round values; ratios are seconds per step.',
+      'per-round values; ratios are seconds per step; the ceiling is the '
+      'faster of the two %d^3 matmuls (TensorFlow, numpy) in each round.' %
+      settings['matmul_size'],
   ]
   for phase in results['phases']:
     lines += ['', '### batch %d, %dx%d, %s (%d rounds, load %s -> %s)' % (
@@ -501,10 +523,10 @@ def format_report(results):
         phase['mode'], phase['rounds'],
         _load_text(phase['load_average_start']),
         _load_text(phase['load_average_end'])), '',
-              '| variant | images/s | GMAC/image | GFLOP/s | of matmul '
-              'ceiling |', '|---|---|---|---|---|']
+              '| variant | images/s | GMAC/image | GFLOP/s | of ceiling |',
+              '|---|---|---|---|---|']
     for name, record in phase['variants'].items():
-      if record['kind'] == model_variants.MATMUL:
+      if record['kind'] in model_variants.CEILINGS:
         lines.append('| %s (ceiling) | | | %s | |' % (
             name, _stats_text(record['gflops'], '%.1f')))
         continue

@@ -7,7 +7,8 @@ A variant is one network written one way:
 | `resnet_v1_50/slim` (`/raw`...) | ours, from `nets_factory` in a layer style  |
 | `tf_slim.nets/resnet_v1_50`     | the ResNet v1 that ships with tf_slim       |
 | `tf_keras.applications/ResNet50`| Keras' ResNet50 (`weights=None`)            |
-| `matmul/2048`                   | a 2048^3 matmul: the machine's ceiling      |
+| `matmul/2048`                   | a 2048^3 TF matmul: the machine's ceiling   |
+| `numpy_matmul/2048`             | the same with numpy's BLAS, a second ceiling|
 
 `build()` makes a graph with the images and labels held in local variables
 (no feeding, no input pipeline: only the network is timed) and one op to run
@@ -37,6 +38,8 @@ OURS = 'ours'
 TF_SLIM = 'tf_slim'
 KERAS_APPLICATIONS = 'keras_applications'
 MATMUL = 'matmul'
+NUMPY_MATMUL = 'numpy_matmul'
+CEILINGS = (MATMUL, NUMPY_MATMUL)
 PEERS = (TF_SLIM, KERAS_APPLICATIONS)
 
 _PEER_PREFIX = {TF_SLIM: 'tf_slim.nets', KERAS_APPLICATIONS:
@@ -84,15 +87,22 @@ def peer(kind, model):
 
 
 def matmul(size):
-  """A `size`^3 float32 matmul."""
+  """A `size`^3 float32 TensorFlow matmul."""
   return Variant('matmul/%d' % size, MATMUL, size, None)
+
+
+def numpy_matmul(size):
+  """A `size`^3 float32 numpy (BLAS) matmul, outside TensorFlow."""
+  return Variant('numpy_matmul/%d' % size, NUMPY_MATMUL, size, None)
 
 
 def variant_from_name(name):
   """Inverse of `Variant.name`, e.g. for a subprocess that builds one variant."""
   prefix, _, rest = name.partition('/')
-  if prefix == 'matmul' and rest.isdigit():
+  if prefix == MATMUL and rest.isdigit():
     return matmul(int(rest))
+  if prefix == NUMPY_MATMUL and rest.isdigit():
+    return numpy_matmul(int(rest))
   if prefix == _PEER_PREFIX[TF_SLIM]:
     found = peer(TF_SLIM, rest)
   elif prefix == _PEER_PREFIX[KERAS_APPLICATIONS]:
@@ -107,24 +117,34 @@ def variant_from_name(name):
 
 
 class Built(object):
-  """A variant's graph and session, ready to step. Use as a context manager."""
+  """A variant's graph and session, ready to step. Use as a context manager.
+
+  `step_fn` replaces `session.run(op)` for variants outside TensorFlow.
+  """
 
   def __init__(self, variant, mode, batch_size, graph, session, op,
-               multiply_adds):
+               multiply_adds, update_ops_run, step_fn=None):
     self.variant = variant
     self.mode = mode
     self.batch_size = batch_size
     self.graph = graph
     self.session = session
     self.op = op
+    self._step_fn = step_fn
     self.multiply_adds_per_step = multiply_adds
     self.multiply_adds_per_image = multiply_adds / batch_size
+    # How many UPDATE_OPS (batch norm moving averages) a step runs.
+    self.update_ops_run = update_ops_run
 
   def step(self):
-    self.session.run(self.op)
+    if self._step_fn is not None:
+      self._step_fn()
+    else:
+      self.session.run(self.op)
 
   def close(self):
-    self.session.close()
+    if self.session is not None:
+      self.session.close()
 
   def __enter__(self):
     return self
@@ -198,15 +218,14 @@ _LOGITS_FNS = {
 
 
 def _train_op(logits, labels):
-  """SGD momentum on softmax CE (+ regularization), after UPDATE_OPS."""
+  """SGD momentum on softmax CE (+ regularization), run with UPDATE_OPS."""
   v1.losses.sparse_softmax_cross_entropy(labels, logits)
   total_loss = v1.losses.get_total_loss()
-  # As slim.learning.create_train_op: the gradients wait for the BN updates
-  # through the loss, not op by op.
-  with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
-    total_loss = tf.identity(total_loss)
-  optimizer = v1.train.MomentumOptimizer(LEARNING_RATE, MOMENTUM)
-  return optimizer.minimize(total_loss)
+  minimize = v1.train.MomentumOptimizer(LEARNING_RATE, MOMENTUM).minimize(
+      total_loss)
+  # Grouped, not a control dependency of the loss: the gradients start from
+  # ones_like(loss), which does not run the loss op or its dependencies.
+  return tf.group(minimize, *v1.get_collection(v1.GraphKeys.UPDATE_OPS))
 
 
 def _matmul_op(size):
@@ -214,6 +233,15 @@ def _matmul_op(size):
   a = _local_variable('a', rng.uniform(-1, 1, [size, size]).astype(np.float32))
   b = _local_variable('b', rng.uniform(-1, 1, [size, size]).astype(np.float32))
   return tf.matmul(a, b).op
+
+
+def _numpy_matmul(variant, mode):
+  rng = np.random.RandomState(0)
+  a, b = (rng.uniform(-1, 1, [variant.model] * 2).astype(np.float32)
+          for _ in range(2))
+  out = np.empty_like(a)
+  return Built(variant, mode, 1, None, None, None, variant.model ** 3, 0,
+               step_fn=lambda: np.matmul(a, b, out=out))
 
 
 def build(variant, mode, batch_size, image_size, config, num_classes=1000,
@@ -236,19 +264,23 @@ def build(variant, mode, batch_size, image_size, config, num_classes=1000,
   if mode not in MODES:
     raise ValueError('Unknown mode %r; valid modes: %s' %
                      (mode, ', '.join(MODES)))
+  if variant.kind == NUMPY_MATMUL:
+    return _numpy_matmul(variant, mode)
   graph = tf.Graph()
   with graph.as_default():
     if variant.kind == MATMUL:
       op = _matmul_op(variant.model)
-      per_step = variant.model ** 3
       batch_size = 1  # One matmul per step.
     else:
       images, labels = _inputs(batch_size, image_size, num_classes)
       logits = _LOGITS_FNS[variant.kind](variant, images, mode == 'train',
                                          num_classes, weight_decay)
       op = _train_op(logits, labels) if mode == 'train' else logits.op
-      per_step = flops.count_multiply_adds(
-          graph, flops.upstream_ops([op])).total
+    step_ops = flops.upstream_ops([op])
+    per_step = flops.count_multiply_adds(graph, step_ops).total
+    update_ops = {getattr(u, 'op', u)
+                  for u in v1.get_collection(v1.GraphKeys.UPDATE_OPS)}
+    update_ops_run = len(update_ops & step_ops)
     init = tf.group(v1.global_variables_initializer(),
                     v1.local_variables_initializer())
   graph.finalize()
@@ -258,4 +290,5 @@ def build(variant, mode, batch_size, image_size, config, num_classes=1000,
   except BaseException:
     session.close()
     raise
-  return Built(variant, mode, batch_size, graph, session, op, per_step)
+  return Built(variant, mode, batch_size, graph, session, op, per_step,
+               update_ops_run)

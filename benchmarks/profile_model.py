@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 
 from benchmarks import model_variants
+from benchmarks import process_env
 from nets import session_config
 from nets.tf_compat import v1
 
@@ -36,6 +37,7 @@ flags.DEFINE_string('timeline', None, 'Write the last step as a Chrome trace.')
 flags.DEFINE_bool('disable_v2_behavior', True, 'As bench_models.')
 flags.DEFINE_enum('cpu_allocator', 'bfc', list(session_config.CPU_ALLOCATORS),
                   'As bench_models.')
+flags.DEFINE_bool('onednn', True, 'As bench_models.')
 
 
 def op_times(run_metadata):
@@ -99,6 +101,7 @@ def format_profile(by_type, by_op, counts, steps, top_ops=0):
 
 def main(argv):
   del argv
+  process_env.ensure_onednn(FLAGS.onednn, 'benchmarks.profile_model')
   session_config.use_cpu_allocator(FLAGS.cpu_allocator)
   if FLAGS.disable_v2_behavior:
     v1.disable_v2_behavior()
@@ -109,9 +112,9 @@ def main(argv):
     for _ in range(2):
       built.step()
     by_type, by_op, counts = profile(built, FLAGS.steps, FLAGS.timeline)
-  print('%s, %s, batch %d at %d, %s allocator' % (
+  print('%s, %s, batch %d at %d, %s allocator, oneDNN %s' % (
       variant.name, FLAGS.mode, FLAGS.batch_size, FLAGS.image_size,
-      session_config.cpu_allocator()))
+      session_config.cpu_allocator(), process_env.onednn_enabled()))
   print(format_profile(by_type, by_op, counts, FLAGS.steps, FLAGS.top_ops))
 
 
