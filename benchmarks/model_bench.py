@@ -199,6 +199,7 @@ def _variant_record(built, steps, seconds, ceiling):
       'seconds_per_step_stats': timing.summarize(seconds),
       'multiply_adds_per_image': built.multiply_adds_per_image,
       'update_ops_run': built.update_ops_run,
+      'op_type_counts': built.op_type_counts,
       'gflops': timing.summarize(gflops),
   }
   if variant.kind not in model_variants.CEILINGS:
@@ -311,6 +312,13 @@ def _pairs(names, settings):
   return pairs
 
 
+def op_type_differences(numerator, denominator):
+  """{op type: [count in numerator, count in denominator]} where they differ."""
+  return {op_type: [numerator.get(op_type, 0), denominator.get(op_type, 0)]
+          for op_type in sorted(set(numerator) | set(denominator))
+          if numerator.get(op_type, 0) != denominator.get(op_type, 0)}
+
+
 def comparisons(phase, settings):
   """The phase's per-round ratios, each with its target if it has one."""
   records = phase['variants']
@@ -318,7 +326,11 @@ def comparisons(phase, settings):
   for kind, numerator, denominator in _pairs(records, settings):
     values = timing.per_round_ratios(records[numerator]['seconds_per_step'],
                                      records[denominator]['seconds_per_step'])
-    result.append(_comparison(kind, numerator, denominator, values, phase))
+    comparison = _comparison(kind, numerator, denominator, values, phase)
+    comparison['op_type_differences'] = op_type_differences(
+        records[numerator]['op_type_counts'],
+        records[denominator]['op_type_counts'])
+    result.append(comparison)
   for name, record in records.items():
     if record['kind'] == model_variants.OURS:
       result.append(_comparison('ceiling_fraction', name, 'ceiling',
@@ -535,14 +547,15 @@ def format_report(results):
           record['multiply_adds_per_image'] / 1e9,
           _stats_text(record['gflops'], '%.1f'),
           _stats_text(record['ceiling_fraction'], '%.2f')))
-    lines += ['', '| comparison | what | median [min, max] | target |',
-              '|---|---|---|---|']
+    lines += ['', '| comparison | what | median [min, max] | target | '
+              'compute ops that differ |', '|---|---|---|---|---|']
     for c in phase['comparisons']:
       if c['kind'] == 'ceiling_fraction':
         continue  # In the table above.
-      lines.append('| %s / %s | %s | %s | %s |' % (
+      lines.append('| %s / %s | %s | %s | %s | %s |' % (
           c['numerator'], c['denominator'], _KIND_LABELS[c['kind']],
-          _stats_text(c, '%.3f'), _target_text(c)))
+          _stats_text(c, '%.3f'), _target_text(c),
+          _differences_text(c['op_type_differences'])))
   lines += ['', '### Targets (batch %s at %d; ceiling at batch %d)' % (
       ' and '.join(map(str, TARGET_BATCH_SIZES)), TARGET_IMAGE_SIZE,
       CEILING_TARGET_BATCH_SIZE), '',
@@ -569,13 +582,22 @@ def format_report(results):
   return '\n'.join(lines)
 
 
+def _differences_text(differences, limit=4):
+  if not differences:
+    return 'none'
+  items = ['%s %d/%d' % (k, v[0], v[1]) for k, v in differences.items()]
+  more = len(items) - limit
+  return ', '.join(items[:limit]) + (', +%d more' % more if more > 0 else '')
+
+
 def _target_text(comparison):
   if comparison['target'] is None:
     return ''
   if not comparison['target_applies']:
-    return '(%s at %s)' % (comparison['target'], 'batch %d' %
-                           CEILING_TARGET_BATCH_SIZE
-                           if comparison['kind'] == 'ceiling_fraction' else
-                           'batch 8/32')
+    batches = (str(CEILING_TARGET_BATCH_SIZE)
+               if comparison['kind'] == 'ceiling_fraction' else
+               '/'.join(map(str, TARGET_BATCH_SIZES)))
+    return '(%s applies at batch %s, %d px)' % (
+        comparison['target'], batches, TARGET_IMAGE_SIZE)
   return '%s: %s' % (comparison['target'],
                      'met' if comparison['met'] else 'MISSED')

@@ -46,6 +46,13 @@ _PEER_PREFIX = {TF_SLIM: 'tf_slim.nets', KERAS_APPLICATIONS:
                 'tf_keras.applications'}
 _KERAS_RESNETS = {50: 'ResNet50', 101: 'ResNet101', 152: 'ResNet152'}
 
+# Op types that move no data: left out of `Built.op_type_counts`, which
+# compares what two variants compute (e.g. ours vs tf_slim's).
+BOOKKEEPING_OP_TYPES = frozenset([
+    'Const', 'Identity', 'NoOp', 'VariableV2', 'VarHandleOp', 'ReadVariableOp',
+    'VarIsInitializedOp', 'Placeholder', 'PlaceholderWithDefault', 'Shape',
+    'StopGradient', 'IdentityN'])
+
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 
@@ -123,7 +130,8 @@ class Built(object):
   """
 
   def __init__(self, variant, mode, batch_size, graph, session, op,
-               multiply_adds, update_ops_run, step_fn=None):
+               multiply_adds, update_ops_run, op_type_counts=None,
+               step_fn=None):
     self.variant = variant
     self.mode = mode
     self.batch_size = batch_size
@@ -135,6 +143,8 @@ class Built(object):
     self.multiply_adds_per_image = multiply_adds / batch_size
     # How many UPDATE_OPS (batch norm moving averages) a step runs.
     self.update_ops_run = update_ops_run
+    # Op type -> count of the compute ops a step runs (see `compute_ops`).
+    self.op_type_counts = op_type_counts or {}
 
   def step(self):
     if self._step_fn is not None:
@@ -281,6 +291,8 @@ def build(variant, mode, batch_size, image_size, config, num_classes=1000,
     update_ops = {getattr(u, 'op', u)
                   for u in v1.get_collection(v1.GraphKeys.UPDATE_OPS)}
     update_ops_run = len(update_ops & step_ops)
+    op_type_counts = dict(collections.Counter(
+        op.type for op in step_ops if op.type not in BOOKKEEPING_OP_TYPES))
     init = tf.group(v1.global_variables_initializer(),
                     v1.local_variables_initializer())
   graph.finalize()
@@ -291,4 +303,4 @@ def build(variant, mode, batch_size, image_size, config, num_classes=1000,
     session.close()
     raise
   return Built(variant, mode, batch_size, graph, session, op, per_step,
-               update_ops_run)
+               update_ops_run, op_type_counts)

@@ -144,6 +144,11 @@ def test_ratios_are_computed_from_the_measured_times(run):
             if c['kind'] == 'ceiling_fraction'} == set(OURS)
     for comparison in comparisons:
       _check_comparison(comparison, phase['variants'])
+      if comparison['kind'] == 'vs_tf_slim':
+        # Our slim style builds tf_slim's computation op for op.
+        assert comparison['op_type_differences'] == {}
+      if comparison['kind'] == 'se_overhead':
+        assert comparison['op_type_differences']
       # Targets apply at 224 only; the tiny run reports them as not applying.
       assert comparison['target_applies'] is False
   assert results['targets'] == []
