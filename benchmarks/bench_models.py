@@ -77,6 +77,10 @@ flags.DEFINE_enum('cpu_allocator', 'bfc', list(session_config.CPU_ALLOCATORS),
                   'probes): bfc reuses freed blocks, system (TF\'s default) '
                   'page-faults large tensors in on every step. '
                   'TF_CPU_ALLOCATOR_USE_BFC in the environment wins.')
+flags.DEFINE_bool('aa_control', True,
+                  'Also time a second, independently built copy of the first '
+                  'variant; its ratio to the original (ideally 1) shows the '
+                  'noise floor of the run.')
 flags.DEFINE_bool('onednn', True,
                   'Run TensorFlow with oneDNN ops (TF_ENABLE_ONEDNN_OPTS=1; '
                   'TF leaves them off on CPUs without AVX-512). The script '
@@ -131,7 +135,7 @@ def settings_from_flags():
         matmul_size=FLAGS.matmul_size, memory=_flag('memory'),
         disable_v2_behavior=FLAGS.disable_v2_behavior,
         cpu_allocator=session_config.cpu_allocator(),
-        onednn=process_env.onednn_enabled())
+        onednn=process_env.onednn_enabled(), aa_control=FLAGS.aa_control)
   except ValueError as e:
     raise app.UsageError(str(e))
 

@@ -76,6 +76,7 @@ _SETTINGS_DEFAULTS = collections.OrderedDict([
     ('disable_v2_behavior', True),
     ('cpu_allocator', 'bfc'),
     ('onednn', None),
+    ('aa_control', True),
 ])
 
 
@@ -104,6 +105,8 @@ class BenchSettings(collections.namedtuple('BenchSettings',
     the script applies it before any session, recorded here and passed on).
   onednn: whether TensorFlow runs oneDNN ops in this process (decided at
     import, see `benchmarks.process_env`; recorded here).
+  aa_control: also time a replica of the first variant (`<name>#2`); its
+    ratio to the original is the noise floor of every ratio in the phase.
   """
 
   def __new__(cls, **fields):
@@ -159,6 +162,8 @@ def variants(settings):
   for model in settings.models:
     for style in settings.styles:
       found.append(model_variants.ours(model, style))
+  if settings.aa_control:
+    found.append(model_variants.replica(found[0]))
   for model in settings.models:
     if model_variants.peer(model_variants.TF_SLIM, model) is None:
       continue  # Not a plain ResNet: no peer is expected.
@@ -291,7 +296,8 @@ def _comparison(kind, numerator, denominator, values, phase):
 
 def _pairs(names, settings):
   """(kind, numerator, denominator) time comparisons among `names`."""
-  pairs = []
+  pairs = [('aa_control', name, name[:-len(model_variants.REPLICA_SUFFIX)])
+           for name in names if name.endswith(model_variants.REPLICA_SUFFIX)]
   tf_slim_peer = model_variants.TF_SLIM
   for model in settings.models:
     slim_name = '%s/slim' % model
@@ -332,7 +338,8 @@ def comparisons(phase, settings):
         records[denominator]['op_type_counts'])
     result.append(comparison)
   for name, record in records.items():
-    if record['kind'] == model_variants.OURS:
+    if (record['kind'] == model_variants.OURS and
+        not name.endswith(model_variants.REPLICA_SUFFIX)):
       result.append(_comparison('ceiling_fraction', name, 'ceiling',
                                 record['ceiling_fractions'], phase))
   return result
@@ -476,7 +483,8 @@ def run(settings, log=None, memory_probe=subprocess_memory_probe):
   if settings.memory:
     for batch_size, image_size in settings.shapes:
       for variant in variant_list:
-        if variant.kind in model_variants.CEILINGS:
+        if (variant.kind in model_variants.CEILINGS or
+            variant.name.endswith(model_variants.REPLICA_SUFFIX)):
           continue
         log('memory: %s at batch %d, %dx%d' % (variant.name, batch_size,
                                                 image_size, image_size))
@@ -497,6 +505,7 @@ def _load_text(load):
 
 
 _KIND_LABELS = {
+    'aa_control': 'A/A control: the same graph built twice (noise floor)',
     'vs_tf_slim': 'time, ours (slim style) / tf_slim.nets',
     'peer_vs_tf_slim': 'time, Keras applications / tf_slim.nets',
     'vs_slim_style': 'time, style / slim style',

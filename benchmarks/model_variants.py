@@ -9,6 +9,7 @@ A variant is one network written one way:
 | `tf_keras.applications/ResNet50`| Keras' ResNet50 (`weights=None`)            |
 | `matmul/2048`                   | a 2048^3 TF matmul: the machine's ceiling   |
 | `numpy_matmul/2048`             | the same with numpy's BLAS, a second ceiling|
+| `resnet_v1_50/slim#2`           | a replica: the A/A control (`replica()`)    |
 
 `build()` makes a graph with the images and labels held in local variables
 (no feeding, no input pipeline: only the network is timed) and one op to run
@@ -41,6 +42,8 @@ MATMUL = 'matmul'
 NUMPY_MATMUL = 'numpy_matmul'
 CEILINGS = (MATMUL, NUMPY_MATMUL)
 PEERS = (TF_SLIM, KERAS_APPLICATIONS)
+
+REPLICA_SUFFIX = '#2'
 
 _PEER_PREFIX = {TF_SLIM: 'tf_slim.nets', KERAS_APPLICATIONS:
                 'tf_keras.applications'}
@@ -103,8 +106,19 @@ def numpy_matmul(size):
   return Variant('numpy_matmul/%d' % size, NUMPY_MATMUL, size, None)
 
 
+def replica(variant):
+  """A second, independently built copy of `variant`, named `<name>#2`.
+
+  Timed against the original it is an A/A control: its ratio shows how far
+  the machine's noise alone moves a ratio of identical graphs.
+  """
+  return variant._replace(name=variant.name + REPLICA_SUFFIX)
+
+
 def variant_from_name(name):
   """Inverse of `Variant.name`, e.g. for a subprocess that builds one variant."""
+  if name.endswith(REPLICA_SUFFIX):
+    return replica(variant_from_name(name[:-len(REPLICA_SUFFIX)]))
   prefix, _, rest = name.partition('/')
   if prefix == MATMUL and rest.isdigit():
     return matmul(int(rest))

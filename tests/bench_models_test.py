@@ -62,7 +62,7 @@ def test_phases_hold_every_variant_with_per_round_times(run):
       os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1') == '1')
   assert results['settings']['threads']['intra_op'] >= 1
   for phase in results['phases']:
-    assert list(phase['variants']) == OURS + [PEER] + CEILINGS
+    assert list(phase['variants']) == OURS + [OURS[0] + '#2', PEER] + CEILINGS
     for record in phase['variants'].values():
       assert len(record['seconds_per_step']) == ROUNDS
       assert all(s > 0 for s in record['seconds_per_step'])
@@ -134,6 +134,7 @@ def test_ratios_are_computed_from_the_measured_times(run):
     pairs = {(c['kind'], c['numerator'], c['denominator'])
              for c in comparisons}
     assert pairs >= {
+        ('aa_control', 'resnet_v1_14/slim#2', 'resnet_v1_14/slim'),
         ('vs_tf_slim', 'resnet_v1_14/slim', PEER),
         ('vs_slim_style', 'resnet_v1_14/raw', 'resnet_v1_14/slim'),
         ('vs_slim_style', 'se_resnet_v1_14/raw', 'se_resnet_v1_14/slim'),
@@ -144,7 +145,7 @@ def test_ratios_are_computed_from_the_measured_times(run):
             if c['kind'] == 'ceiling_fraction'} == set(OURS)
     for comparison in comparisons:
       _check_comparison(comparison, phase['variants'])
-      if comparison['kind'] == 'vs_tf_slim':
+      if comparison['kind'] in ('vs_tf_slim', 'aa_control'):
         # Our slim style builds tf_slim's computation op for op.
         assert comparison['op_type_differences'] == {}
       if comparison['kind'] == 'se_overhead':
