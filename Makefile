@@ -46,5 +46,13 @@ demo: venv
 summary: venv
 	$(PY) -m nets.model_summary --model_name=se_resnet_v1_50
 
+# Bazel (Debian's bazel-bootstrap, installed on first use): bazel test //...
+bazel-test: venv
+	VENV=$(abspath $(VENV)) tools/bazel_test.sh
+
+# The side-by-side model benchmark (README "Performance"); BENCH_FLAGS=--quick for a short run.
+bench: venv
+	$(PY) -m benchmarks.bench_models $(BENCH_FLAGS)
+
 clean:
 	rm -rf $(VENV) /tmp/slim_senet_demo
