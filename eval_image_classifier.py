@@ -18,12 +18,10 @@ of another network, an unknown split) prints one `error:` line and exits 1.
 """
 from absl import app
 from absl import flags
-from absl import logging
 
 from evaluation import evaluator
 from evaluation import model_flags
 from evaluation import script_util
-from nets.tf_compat import v1
 
 FLAGS = flags.FLAGS
 
@@ -104,11 +102,7 @@ def _run():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
-  v1.disable_v2_behavior()
-  logging.set_verbosity(logging.INFO)
-  return script_util.run_reporting_errors(_run)
+  return script_util.graph_mode_main(argv, _run)
 
 
 if __name__ == '__main__':
