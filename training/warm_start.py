@@ -16,13 +16,10 @@ from nets import checkpoints
 from nets import nets_factory
 from nets.tf_compat import tf, v1
 
-# SE variables live under `.../bottleneck_v1/se/`.
-_SE_SCOPE = '/se/'
-
-
 def _checkpoint_has_se(checkpoint):
-  return any(_SE_SCOPE in name for name, _ in tf.train.list_variables(
-      checkpoint))
+  return any(scope in name
+             for name, _ in tf.train.list_variables(checkpoint)
+             for scope in checkpoints.SE_FRESH_SCOPES)
 
 
 def plan_warm_start(config, variables, ema=None):
@@ -46,7 +43,7 @@ def plan_warm_start(config, variables, ema=None):
   fresh_scopes = ()
   if nets_factory.is_se_network(config.model_name) and not _checkpoint_has_se(
       checkpoint):
-    fresh_scopes = (_SE_SCOPE,)
+    fresh_scopes = checkpoints.SE_FRESH_SCOPES
   mapped = bool(config.checkpoint_model_scope)
   restore_fn, report = checkpoints.warm_start_fn(
       checkpoint, variables,
