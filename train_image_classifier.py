@@ -26,11 +26,21 @@ blocks fresh with gates starting near 1, the rest frozen):
       --checkpoint_exclude_scopes=se_resnet_v1_50/logits \
       --trainable_scopes=se_resnet_v1_50/logits,se_resnet_v1_50/*/se
 
-A second run with the same --train_dir resumes from its latest checkpoint.
+A second run with the same --train_dir resumes from its latest checkpoint;
+SIGTERM stops a run after its current step, with a final checkpoint.
+
+Several clones on one machine: --num_clones=2 (--clone_on_cpu). A cluster
+(parameter servers and workers, TensorFlow's gRPC runtime): the same command
+on every host with --ps_hosts=h:p,.. --worker_hosts=h:p,.. --job_name=ps or
+worker --task=i (or TF_CONFIG), optionally --sync_replicas; to try it on
+this machine: python -m deployment.launch_local --num_ps=1 --num_workers=2
+-- <the flags above>.
 Exit status: 0 on success, 2 for a bad flag, 1 when the data or a checkpoint
 does not fit or the loss diverges (one "error:" line each).
 """
+import signal
 import sys
+import threading
 
 from absl import app
 from absl import flags
@@ -40,9 +50,10 @@ from datasets import errors as dataset_errors
 from evaluation import script_util
 from nets import checkpoints
 from nets.tf_compat import v1
+from training import distributed
 from training import errors
 from training import flags as train_flags
-from training import loop
+from training import hooks
 
 FLAGS = flags.FLAGS
 train_flags.define_flags(FLAGS)
@@ -63,7 +74,12 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   v1.disable_v2_behavior()
   try:
-    result = loop.train(config)
+    plan = distributed.plan(config)
+    stop = threading.Event()
+    if plan.cluster.job_name == 'worker':  # A ps just dies on SIGTERM.
+      signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    result = distributed.train(config, the_plan=plan,
+                               hooks=[hooks.StopRequestHook(stop)])
   except (errors.ConfigError, errors.TrainingDivergedError,
           checkpoints.CheckpointMismatchError,
           dataset_errors.DatasetError) as e:
@@ -73,6 +89,10 @@ def main(argv):
       '%.4f' % result.last_losses[-1] if result.last_losses else 'n/a',
       '%.1f' % result.images_per_sec if result.images_per_sec else 'n/a',
       result.wall_time_secs))
+  if plan.cluster.is_distributed:
+    print('%s: ran %d steps, global step %d -> %d' % (
+        plan.describe(), result.num_steps, result.start_step,
+        result.global_step))
   return 0
 
 

@@ -3,7 +3,9 @@ r"""Starts a parameter-server cluster on this machine (127.0.0.1 only).
 Runs `--num_ps` parameter servers and `--num_workers` workers of
 `train_image_classifier.py` as separate processes on free loopback ports,
 streams their logs with a `[ps0]` / `[worker1]` prefix, and stops them all
-when the chief (worker 0) exits or on Ctrl-C. Everything after `--` goes to
+when the chief (worker 0) exits (after giving the other workers
+`--shutdown_grace_secs` to finish their last step), when a worker fails, or
+on Ctrl-C. The exit status is the chief's (or the failed worker's). Everything after `--` goes to
 every process, so the command line is the one a real cluster would run.
 
 Example:
@@ -96,6 +98,17 @@ class LocalCluster:
       time.sleep(0.2)
     return chief.returncode
 
+  def wait_for_workers(self, timeout_secs):
+    """Gives the other workers `timeout_secs` to finish by themselves (they
+    stop once they see the chief's last global step)."""
+    deadline = time.time() + timeout_secs
+    for name, process in self.processes.items():
+      if name.startswith('worker'):
+        try:
+          process.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+          pass
+
   def stop(self, grace_secs):
     for process in self.processes.values():
       if process.poll() is None:
@@ -124,6 +137,8 @@ def main(argv):
   previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
   try:
     code = cluster.wait_for_chief()
+    if code == 0:
+      cluster.wait_for_workers(FLAGS.shutdown_grace_secs)
   except KeyboardInterrupt:
     print('[launcher] interrupted; stopping the cluster', flush=True)
     code = 130

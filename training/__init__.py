@@ -10,6 +10,7 @@ Modules, one job each:
   model          the network, its loss and the train op (`build_train_graph`).
   hooks          progress log, NaN guard, finite-checkpoint guard.
   loop           `train(config)`: the MonitoredTrainingSession loop.
+  distributed    this process's part: local (clones), ps, or worker.
 
 Evaluation is `evaluation/` (`eval_image_classifier.py`); the network, its
 preprocessing and the model flags come from `evaluation.model_builder` and

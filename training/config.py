@@ -16,6 +16,7 @@ import os
 from typing import Optional, Tuple
 
 from datasets import dataset_factory
+from deployment import cluster as cluster_lib
 from evaluation import model_builder
 from nets import layers
 from nets import nets_factory
@@ -104,6 +105,18 @@ class TrainConfig:
   intra_op_parallelism_threads: Optional[int] = None
   inter_op_parallelism_threads: Optional[int] = None
   random_seed: Optional[int] = None
+  # Deployment: clones on this worker, and the cluster (Slim's names plus
+  # the cluster's hosts; TF_CONFIG is read when --worker_hosts is empty).
+  num_clones: int = 1
+  clone_on_cpu: bool = False
+  worker_replicas: Optional[int] = None
+  num_ps_tasks: Optional[int] = None
+  task: int = 0
+  sync_replicas: bool = False
+  replicas_to_aggregate: Optional[int] = None
+  ps_hosts: str = ''
+  worker_hosts: str = ''
+  job_name: str = 'worker'
 
   # ---- derived values -----------------------------------------------------
 
@@ -119,6 +132,23 @@ class TrainConfig:
   @property
   def inter_op_threads(self):
     return self.inter_op_parallelism_threads or 1
+
+  def cluster(self, environ=None):
+    """This process's `ClusterConfig`, from the host flags or TF_CONFIG.
+
+    Raises:
+      ClusterConfigError: the cluster description is malformed.
+    """
+    return cluster_lib.from_flags_or_env(
+        ps_hosts=self.ps_hosts, worker_hosts=self.worker_hosts,
+        job_name=self.job_name, task=self.task, environ=environ)
+
+  @property
+  def aggregated_replicas(self):
+    """Gradients per global step: --replicas_to_aggregate (sync) or 1."""
+    if not self.sync_replicas:
+      return 1
+    return self.replicas_to_aggregate or self.cluster().num_workers
 
   def model_options(self):
     """Builder and arg-scope keywords for `nets_factory.get_network_fn`."""
@@ -159,12 +189,20 @@ class TrainConfig:
 
   # ---- validation ---------------------------------------------------------
 
-  def validate(self):
+  def validate(self, environ=None):
     """Checks every setting; raises `ConfigError` with one clear line.
+
+    A parameter server (`--job_name=ps`) only needs a valid cluster: the
+    other settings are the workers' business.
+
+    Args:
+      environ: the environment TF_CONFIG is read from (default os.environ).
 
     Returns:
       self, for chaining.
     """
+    if self._check_deployment(environ).job_name == 'ps':
+      return self
     _check(self.dataset_dir, '--dataset_dir is required: the directory with '
            'the TFRecords (e.g. python download_and_convert_data.py '
            '--dataset_name=digits --dataset_dir=/tmp/digits)')
@@ -224,6 +262,41 @@ class TrainConfig:
       bad = [b for b in self.se_blocks if str(b) not in valid]
       _check(not bad, '--se_blocks: unknown blocks %s; valid: 1-4 or '
              'block1..block4' % bad)
+
+  def _check_deployment(self, environ):
+    """Checks the clone and cluster flags; returns the `ClusterConfig`."""
+    _check(self.job_name in cluster_lib.JOBS, '--job_name must be one of %s, '
+           'got %r' % (', '.join(cluster_lib.JOBS), self.job_name))
+    _check(self.num_clones >= 1, '--num_clones must be >= 1, got %d' %
+           self.num_clones)
+    try:
+      spec = self.cluster(environ)
+    except cluster_lib.ClusterConfigError as e:
+      raise errors.ConfigError(str(e)) from None
+    if not spec.is_distributed:
+      _check((self.worker_replicas or 1) == 1 and not self.num_ps_tasks,
+             '--worker_replicas/--num_ps_tasks describe a cluster: also give '
+             '--ps_hosts and --worker_hosts (or TF_CONFIG)')
+      _check(self.task == 0, '--task=%d needs a cluster (--worker_hosts or '
+             'TF_CONFIG)' % self.task)
+    else:
+      for flag, given, actual in (
+          ('worker_replicas', self.worker_replicas, spec.num_workers),
+          ('num_ps_tasks', self.num_ps_tasks, spec.num_ps)):
+        _check(given is None or given == actual,
+               '--%s=%s does not match the cluster, which has %d' %
+               (flag, given, actual))
+    _check(spec.num_workers == 1 or spec.num_ps >= 1,
+           'the cluster has %d workers but no parameter server to share the '
+           'variables: add --ps_hosts (or a "ps" job to TF_CONFIG)' %
+           spec.num_workers)
+    _check(self.replicas_to_aggregate is None or self.sync_replicas,
+           '--replicas_to_aggregate needs --sync_replicas')
+    _check(self.replicas_to_aggregate is None or
+           self.replicas_to_aggregate >= 1,
+           '--replicas_to_aggregate must be >= 1, got %r' %
+           self.replicas_to_aggregate)
+    return spec
 
   def _check_numbers(self):
     _check(self.batch_size >= 1, '--batch_size must be >= 1, got %d' %

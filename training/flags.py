@@ -123,6 +123,28 @@ def define_flags(flag_values=flags.FLAGS):
                  'parallel (default 1, measured fastest on CPU).')
   define_integer('random_seed', None, '(ours) Graph and input seed.')
 
+  # Deployment: clones on one worker; parameter servers and workers.
+  define_integer('num_clones', 1, 'Number of model clones on this worker, '
+                 'each on --batch_size examples; gradients are averaged.')
+  define_bool('clone_on_cpu', False, 'Use CPUs to deploy clones.')
+  define_integer('worker_replicas', None, 'Number of worker replicas '
+                 '(default: the cluster\'s workers, else 1).')
+  define_integer('num_ps_tasks', None, 'The number of parameter servers '
+                 '(default: the cluster\'s, else 0: variables stay local).')
+  define_integer('task', 0, 'Task id of this replica in its job.')
+  define_bool('sync_replicas', False, 'Whether or not to synchronize the '
+              'replicas during training (SyncReplicasOptimizer).')
+  define_integer('replicas_to_aggregate', None, 'The number of gradients to '
+                 'collect before updating params (default: '
+                 '--worker_replicas).')
+  define_string('ps_hosts', '', '(ours) Comma-separated host:port of the '
+                'parameter servers.')
+  define_string('worker_hosts', '', '(ours) Comma-separated host:port of the '
+                'workers; worker 0 is the chief. Empty: TF_CONFIG if set, '
+                'else one local process.')
+  define_string('job_name', 'worker', '(ours) This process\'s job: ps '
+                '(serves variables until killed) or worker.')
+
 
 def config_from_flags(flag_values=flags.FLAGS):
   """A `TrainConfig` from parsed flags (not validated yet)."""

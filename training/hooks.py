@@ -6,6 +6,7 @@
   checkpoint hook of that step can save; `FiniteStateListener` refuses to
   write a checkpoint whose variables hold NaN or Inf. With
   `roll_back_checkpoints` this leaves the last good checkpoint newest.
+* `StopRequestHook` ends the run cleanly when an event is set (SIGTERM).
 * `batch_norm_decay_warning` says when a run is too short for the moving
   averages of batch norm to forget their initial values.
 
@@ -188,3 +189,19 @@ def batch_norm_decay_warning(decay, num_steps, tolerance=0.05):
       'Train >= %d steps or pass --batch_norm_decay=%g.' %
       (decay, round(1.0 / (1.0 - decay)), num_steps, 100 * left, needed,
        suggested))
+
+
+class StopRequestHook(v1.train.SessionRunHook):
+  """Stops the run after the step during which `event` was set.
+
+  The script sets the event on SIGTERM, so a stopped job ends as a finished
+  one does: the chief writes its final checkpoint.
+  """
+
+  def __init__(self, event):
+    self._event = event
+
+  def after_run(self, run_context, run_values):
+    del run_values
+    if self._event.is_set():
+      run_context.request_stop()

@@ -28,6 +28,7 @@ from typing import List, Optional
 
 from absl import logging
 
+from deployment import replicas
 from nets import checkpoints
 from nets.tf_compat import tf, v1
 from training import errors
@@ -203,13 +204,10 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
   started = time.time()
   first_step_done = last_step_done = None
   try:
-    with v1.train.MonitoredTrainingSession(
-        master=master, is_chief=is_chief, checkpoint_dir=config.train_dir,
-        scaffold=scaffold, hooks=all_hooks,
-        save_checkpoint_secs=None, save_checkpoint_steps=None,
-        save_summaries_secs=config.save_summaries_secs,
-        config=session_config_proto or session_config(config),
-        stop_grace_period_secs=stop_grace_period_secs) as session:
+    with _monitored_session(
+        config, master, is_chief, scaffold, all_hooks,
+        session_config_proto or session_config(config),
+        stop_grace_period_secs) as session:
       while not session.should_stop():
         loss = float(session.run(graph.train_tensor))
         last_step_done = time.time()
@@ -237,6 +235,27 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
       restore_report=report,
       wall_time_secs=ended - started,
       images_per_sec=images_per_sec)
+
+
+def _monitored_session(config, master, is_chief, scaffold, hooks,
+                       config_proto, stop_grace_period_secs):
+  """The chief's MonitoredTrainingSession, or a non-chief worker's session.
+
+  A non-chief worker gets the same session MonitoredTrainingSession would
+  give it, except that it polls for the chief's initialisation every second
+  instead of every 30 s.
+  """
+  if not is_chief:
+    return v1.train.MonitoredSession(
+        session_creator=replicas.PollingWorkerSessionCreator(
+            scaffold, master, config_proto, recovery_wait_secs=1.0),
+        hooks=hooks, stop_grace_period_secs=stop_grace_period_secs)
+  return v1.train.MonitoredTrainingSession(
+      master=master, is_chief=True, checkpoint_dir=config.train_dir,
+      scaffold=scaffold, hooks=hooks,
+      save_checkpoint_secs=None, save_checkpoint_steps=None,
+      save_summaries_secs=config.save_summaries_secs, config=config_proto,
+      stop_grace_period_secs=stop_grace_period_secs)
 
 
 def _diverged(config, error, is_chief):
