@@ -65,6 +65,9 @@ flags.DEFINE_integer('matmul_size', 2048, 'n of the n^3 ceiling matmul.')
 flags.DEFINE_bool('memory', True,
                   'Measure peak RSS per variant and shape, each in a fresh '
                   'process (adds a process start and two builds per row).')
+flags.DEFINE_integer('memory_jobs', 0,
+                     'Memory probes run at once, after all timing; 0 = the '
+                     'CPUs this process may use.')
 flags.DEFINE_bool('quick', False,
                   'Batch 8 at 224 only, 3 rounds, no memory probes (flags '
                   'given explicitly still win).')
@@ -133,6 +136,7 @@ def settings_from_flags():
         inter_op_threads=FLAGS.inter_op_threads,
         num_classes=FLAGS.num_classes, weight_decay=FLAGS.weight_decay,
         matmul_size=FLAGS.matmul_size, memory=_flag('memory'),
+        memory_jobs=FLAGS.memory_jobs,
         disable_v2_behavior=FLAGS.disable_v2_behavior,
         cpu_allocator=session_config.cpu_allocator(),
         onednn=process_env.onednn_enabled(), aa_control=FLAGS.aa_control)

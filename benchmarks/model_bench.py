@@ -27,12 +27,14 @@ Example:
     print(format_report(results))
 """
 import collections
+import concurrent.futures
 import datetime
 import json
 import os
 import platform
 import subprocess
 import sys
+import time
 
 from benchmarks import model_variants
 from benchmarks import timing
@@ -73,6 +75,7 @@ _SETTINGS_DEFAULTS = collections.OrderedDict([
     ('weight_decay', 0.0),
     ('matmul_size', 2048),
     ('memory', True),
+    ('memory_jobs', 0),
     ('disable_v2_behavior', True),
     ('cpu_allocator', 'bfc'),
     ('onednn', None),
@@ -98,6 +101,9 @@ class BenchSettings(collections.namedtuple('BenchSettings',
   weight_decay: L2 for ours and tf_slim's (Keras applications have none).
   matmul_size: n of the n^3 ceiling matmul.
   memory: measure peak RSS per (variant, shape) in fresh processes.
+  memory_jobs: memory probes run at once (after all timing, so they disturb
+    no timed round; each probe's peak is its own process's); 0 = the CPUs
+    this process may use.
   disable_v2_behavior: whether the process runs with TF1 behaviour, as the
     training scripts do (the script applies it; recorded here and passed on
     to the memory probes).
@@ -148,6 +154,8 @@ class BenchSettings(collections.namedtuple('BenchSettings',
       raise ValueError('Unknown CPU allocator %r; valid allocators: %s' %
                        (self.cpu_allocator,
                         ', '.join(session_config.CPU_ALLOCATORS)))
+    if self.memory_jobs < 0:
+      raise ValueError('memory_jobs must be >= 0, got %d' % self.memory_jobs)
     if self.rounds < 1:
       raise ValueError('rounds must be >= 1, got %d' % self.rounds)
 
@@ -460,6 +468,7 @@ def run(settings, log=None, memory_probe=subprocess_memory_probe):
     per-round times and 'comparisons'), 'memory', 'targets' and 'skipped'.
   """
   log = log or (lambda message: None)
+  started = time.time()
   variant_list, skipped = variants(settings)
   results = collections.OrderedDict([
       ('machine', machine_info()),
@@ -480,17 +489,29 @@ def run(settings, log=None, memory_probe=subprocess_memory_probe):
                             settings, log)
       phase['comparisons'] = comparisons(phase, settings)
       results['phases'].append(phase)
+  results['timing_wall_seconds'] = time.time() - started
+  results['load_average_after_timing'] = timing.load_average()
   if settings.memory:
-    for batch_size, image_size in settings.shapes:
-      for variant in variant_list:
-        if (variant.kind in model_variants.CEILINGS or
-            variant.name.endswith(model_variants.REPLICA_SUFFIX)):
-          continue
-        log('memory: %s at batch %d, %dx%d' % (variant.name, batch_size,
-                                                image_size, image_size))
-        results['memory'].append(
-            memory_probe(variant, batch_size, image_size, settings))
+    probes = [(variant, batch_size, image_size)
+              for batch_size, image_size in settings.shapes
+              for variant in variant_list
+              if variant.kind not in model_variants.CEILINGS and
+              not variant.name.endswith(model_variants.REPLICA_SUFFIX)]
+    jobs = settings.memory_jobs or session_config.available_cpus()
+    log('memory: %d probes, %d at a time' % (len(probes), jobs))
+
+    def probe(item):
+      variant, batch_size, image_size = item
+      record = memory_probe(variant, batch_size, image_size, settings)
+      log('  memory: %s at batch %d, %dx%d: %.0f MB' % (
+          variant.name, batch_size, image_size, image_size,
+          max(v for k, v in record.items() if k.endswith('_peak_mb'))))
+      return record
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+      results['memory'] = list(pool.map(probe, probes))  # In probe order.
   results['load_average_end'] = timing.load_average()
+  results['wall_seconds'] = time.time() - started
   results['targets'] = targets(results)
   return results
 
@@ -522,7 +543,7 @@ def format_report(results):
       'Measured %s on %s (%d CPUs available), TensorFlow %s, tf_keras %s, '
       'tf_slim %s; oneDNN ops %s; session threads intra-op %d / inter-op %d, '
       '%s CPU allocator, %s. Load average (1 min) %s at the start, %s at the '
-      'end.' % (
+      'end; wall time %s.' % (
           machine['date'], machine['cpu_model'], machine['cpus_available'],
           machine['tensorflow'], machine['tf_keras'], machine['tf_slim'],
           {True: 'on', False: 'off', None: 'unknown'}[settings['onednn']],
@@ -531,7 +552,9 @@ def format_report(results):
           'TF1 behaviour (ref variables)' if settings['disable_v2_behavior']
           else 'TF2 behaviour (resource variables)',
           _load_text(results['load_average_start']),
-          _load_text(results.get('load_average_end'))),
+          _load_text(results.get('load_average_end')),
+          '%.0f s' % results['wall_seconds'] if 'wall_seconds' in results
+          else 'n/a'),
       '',
       'Every figure is the median [min, max] over interleaved rounds of '
       'per-round values; ratios are seconds per step; the ceiling is the '

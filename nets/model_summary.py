@@ -31,9 +31,6 @@ from nets.tf_compat import tf
 
 v1 = tf.compat.v1
 
-# Op types whose multiply-adds are counted, and how.
-_CONV_OPS = ('Conv2D', 'DepthwiseConv2dNative')
-_MATMUL_OPS = ('MatMul',)
 _SE_COMPONENT = 'se'
 
 
@@ -134,32 +131,66 @@ class Summary:
     return '\n'.join(lines)
 
 
-def op_multiply_adds(op):
-  """Multiply-adds of one Conv2D / DepthwiseConv2dNative / MatMul op.
+def _dims(tensor, op):
+  shape = tensor.shape
+  if shape.rank is None or not shape.is_fully_defined():
+    raise ValueError('Op %s (%s) has unknown shapes %s; build the network on '
+                     'a fixed-size input to count it' % (op.name, op.type,
+                                                         shape))
+  return shape.as_list()
 
-  Counted over the whole batch of the op's static shapes; other op types
+
+def _conv_macs(op, out_backprop, filter_shape):
+  """prod(forward conv output) * kh * kw * in_depth."""
+  if op.get_attr('data_format') in (b'NCHW', 'NCHW'):
+    raise ValueError('Op %s (%s) uses NCHW; only NHWC is counted' %
+                     (op.name, op.type))
+  kh, kw, depth_in = filter_shape[:3]
+  return _prod(out_backprop) * kh * kw * depth_in
+
+
+def _matmul_macs(op, adjoint_attr):
+  a = _dims(op.inputs[0], op)
+  inner = a[-2] if op.get_attr(adjoint_attr) else a[-1]
+  return _prod(_dims(op.outputs[0], op)) * inner
+
+
+# op type -> multiply-adds of one run of the op (its whole batch). The
+# backward convolutions cost what the forward one does; they appear in
+# training graphs (`benchmarks.flops` counts a training step with them).
+_COUNTERS = {
+    'Conv2D': lambda op: _conv_macs(op, _dims(op.outputs[0], op),
+                                    _dims(op.inputs[1], op)),
+    'Conv2DBackpropInput': lambda op: _conv_macs(
+        op, _dims(op.inputs[2], op), _dims(op.inputs[1], op)),
+    'Conv2DBackpropFilter': lambda op: _conv_macs(
+        op, _dims(op.inputs[2], op), _dims(op.outputs[0], op)),
+    'DepthwiseConv2dNative': lambda op: (
+        _prod(_dims(op.outputs[0], op)) * _prod(_dims(op.inputs[1], op)[:2])),
+    'MatMul': lambda op: _matmul_macs(op, 'transpose_a'),
+    'BatchMatMul': lambda op: _matmul_macs(op, 'adj_x'),
+    'BatchMatMulV2': lambda op: _matmul_macs(op, 'adj_x'),
+    'BatchMatMulV3': lambda op: _matmul_macs(op, 'adj_x'),
+}
+
+COUNTED_OP_TYPES = tuple(sorted(_COUNTERS))
+
+
+def op_multiply_adds(op):
+  """Multiply-adds of one conv or matmul op (see `COUNTED_OP_TYPES`).
+
+  Counted over the whole batch of the op's static shapes: `Conv2D`,
+  `DepthwiseConv2dNative`, `MatMul`/`BatchMatMul*` and the two backward
+  convolutions of a training graph (`Conv2DBackpropInput`,
+  `Conv2DBackpropFilter`, each as many as the forward conv); other op types
   count 0.
 
   Raises:
-    ValueError: if a counted op's shapes are not fully static.
+    ValueError: if a counted op's shapes are not fully static, or a conv
+      uses NCHW.
   """
-  if op.type not in _CONV_OPS + _MATMUL_OPS:
-    return 0
-  shapes = [t.shape for t in list(op.inputs[:2]) + [op.outputs[0]]]
-  if not all(s.is_fully_defined() for s in shapes):
-    raise ValueError('Op %s (%s) has unknown shapes %s; build the network on '
-                     'a fixed-size input to count it' % (op.name, op.type,
-                                                         shapes))
-  inputs, weights, outputs = [s.as_list() for s in shapes]
-  if op.type == 'Conv2D':
-    kh, kw, depth_in, _ = weights
-    return _prod(outputs) * kh * kw * depth_in
-  if op.type == 'DepthwiseConv2dNative':
-    kh, kw, _, _ = weights
-    return _prod(outputs) * kh * kw
-  # MatMul: outputs [M, N] and a shared dimension K.
-  inner = inputs[0] if op.get_attr('transpose_a') else inputs[-1]
-  return _prod(outputs) * inner
+  counter = _COUNTERS.get(op.type)
+  return counter(op) if counter is not None else 0
 
 
 def _prod(values):

@@ -218,3 +218,10 @@ def test_counts_agree_with_nets_model_summary(run):
     summary = model_summary.count(name, image_size=32, num_classes=10)
     assert forward[name + '/slim'][
         'multiply_adds_per_image'] == summary.multiply_adds
+
+
+def test_settings_reject_a_negative_memory_job_count():
+  from benchmarks import model_bench  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match='memory_jobs'):
+    model_bench.BenchSettings(memory_jobs=-1)
+  assert model_bench.BenchSettings().memory_jobs == 0  # = available CPUs.

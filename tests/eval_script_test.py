@@ -41,7 +41,9 @@ def _finish(process, timeout=300):
 def test_once_and_another_models_checkpoint(trained, tmp_path):
   data, checkpoint = trained
   runs = {  # Both run at once.
-      'ok': _eval_args(data, os.path.dirname(checkpoint), tmp_path / 'ok'),
+      'ok': _eval_args(data, os.path.dirname(checkpoint), tmp_path / 'ok',
+                       '--intra_op_parallelism_threads=1',
+                       '--inter_op_parallelism_threads=1'),
       'other model': _eval_args(data, checkpoint, tmp_path / 'e2',
                                 '--model_name=resnet_v1_14'),
   }

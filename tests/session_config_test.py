@@ -91,3 +91,21 @@ def test_bfc_allocator_stops_per_step_page_faults():
                         check=False)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert float(proc.stdout.strip().splitlines()[-1]) < 500
+
+
+def test_evaluation_sessions_get_the_machine_defaults_and_overrides():
+  """The eval script's sessions: intra = CPUs, inter = 1, unless flagged."""
+  from evaluation import evaluator  # pylint: disable=g-import-not-at-top
+  from evaluation import model_builder  # pylint: disable=g-import-not-at-top
+  fields = dict(checkpoint_path='/tmp/ckpt', eval_dir='/tmp/eval',
+                dataset_name='digits', dataset_dir='/tmp/digits',
+                model=model_builder.ModelConfig('simple_cnn'))
+  config = evaluator.EvalConfig(**fields).session_config()
+  assert (config.intra_op_parallelism_threads,
+          config.inter_op_parallelism_threads) == (
+              session_config.available_cpus(), 1)
+  config = evaluator.EvalConfig(intra_op_parallelism_threads=1,
+                                inter_op_parallelism_threads=2,
+                                **fields).session_config()
+  assert (config.intra_op_parallelism_threads,
+          config.inter_op_parallelism_threads) == (1, 2)
