@@ -7,6 +7,8 @@ when the chief (worker 0) exits (after giving the other workers
 `--shutdown_grace_secs` to finish their last step), when a worker fails, or
 on Ctrl-C. The exit status is the chief's (or the failed worker's). Everything after `--` goes to
 every process, so the command line is the one a real cluster would run.
+With `--cluster_from=tf_config` each process gets the cluster as TF_CONFIG
+instead of host flags.
 
 Example:
 
@@ -14,6 +16,8 @@ Example:
         --train_dir=/tmp/train --dataset_name=digits --dataset_dir=/tmp/digits \
         --model_name=simple_cnn --max_number_of_steps=200
 """
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -29,6 +33,10 @@ flags.DEFINE_integer('num_ps', 1, 'Number of parameter server processes.')
 flags.DEFINE_integer('num_workers', 2, 'Number of worker processes.')
 flags.DEFINE_string('script', 'train_image_classifier.py',
                     'Training script every process runs.')
+flags.DEFINE_enum('cluster_from', 'flags', ['flags', 'tf_config'],
+                  'How each process learns the cluster: --ps_hosts/'
+                  '--worker_hosts/--job_name/--task flags, or a TF_CONFIG '
+                  'environment variable (with worker 0 as the "chief" job).')
 flags.DEFINE_float('shutdown_grace_secs', 10.0,
                    'How long workers get to stop after SIGTERM before SIGKILL.')
 
@@ -59,6 +67,32 @@ def cluster_flags(num_ps, num_workers):
           for job, i in tasks]
 
 
+def cluster_tf_configs(num_ps, num_workers):
+  """[(name, TF_CONFIG)]: the same cluster as standard TF_CONFIG JSON, worker
+  0 as the one "chief" task and the other workers as "worker" 0, 1, ..."""
+  ports = free_loopback_ports(num_ps + num_workers)
+  hosts = ['127.0.0.1:%d' % p for p in ports]
+  cluster = {'chief': hosts[num_ps:num_ps + 1]}
+  if num_workers > 1:
+    cluster['worker'] = hosts[num_ps + 1:]
+  if num_ps:
+    cluster['ps'] = hosts[:num_ps]
+  tasks = [('ps%d' % i, {'type': 'ps', 'index': i}) for i in range(num_ps)]
+  tasks.append(('worker0', {'type': 'chief', 'index': 0}))
+  tasks += [('worker%d' % (i + 1), {'type': 'worker', 'index': i})
+            for i in range(num_workers - 1)]
+  return [(name, json.dumps({'cluster': cluster, 'task': task}))
+          for name, task in tasks]
+
+
+def _script_path(script):
+  """`script` as given, else relative to the repository root."""
+  if os.path.exists(script):
+    return script
+  return os.path.join(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))), script)
+
+
 def _stream(name, pipe, lock):
   for line in iter(pipe.readline, ''):
     with lock:
@@ -70,15 +104,22 @@ def _stream(name, pipe, lock):
 class LocalCluster:
   """The processes of one local cluster; `stop()` ends them all."""
 
-  def __init__(self, script, num_ps, num_workers, extra_args):
+  def __init__(self, script, num_ps, num_workers, extra_args,
+               use_tf_config=False):
     self.processes = {}
     self._threads = []
     lock = threading.Lock()
-    for name, args in cluster_flags(num_ps, num_workers):
+    if use_tf_config:
+      tasks = [(name, [], dict(os.environ, TF_CONFIG=tf_config))
+               for name, tf_config in cluster_tf_configs(num_ps, num_workers)]
+    else:
+      tasks = [(name, args, None)
+               for name, args in cluster_flags(num_ps, num_workers)]
+    for name, args, env in tasks:
       process = subprocess.Popen(
-          [sys.executable, '-u', script] + args + list(extra_args),
-          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-          bufsize=1)
+          [sys.executable, '-u', _script_path(script)] + args +
+          list(extra_args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+          text=True, bufsize=1, env=env)
       self.processes[name] = process
       thread = threading.Thread(target=_stream,
                                 args=(name, process.stdout, lock), daemon=True)
@@ -133,7 +174,8 @@ def main(argv):
   if FLAGS.num_workers < 1:
     raise app.UsageError('--num_workers must be >= 1')
   cluster = LocalCluster(FLAGS.script, FLAGS.num_ps, FLAGS.num_workers,
-                         extra_args)
+                         extra_args,
+                         use_tf_config=FLAGS.cluster_from == 'tf_config')
   previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
   try:
     code = cluster.wait_for_chief()

@@ -95,8 +95,10 @@ def _variable_devices(meta_path):
           if n.op in VARIABLE_OPS}, meta.graph_def
 
 
-def _run_launcher(num_workers, flags, log_path, timeout=240):
+def _run_launcher(num_workers, flags, log_path, cluster_from='flags',
+                  timeout=240):
   proc = _start(['--num_ps=1', '--num_workers=%d' % num_workers,
+                 '--cluster_from=' + cluster_from,
                  '--shutdown_grace_secs=30', '--'] + flags, log_path,
                 module='deployment.launch_local')
   try:
@@ -164,13 +166,16 @@ def test_one_ps_two_workers_share_the_global_step(digits_dir, tmp_path):
 
 
 def test_sync_replicas_step_once_per_aggregated_update(digits_dir, tmp_path):
+  # The cluster as TF_CONFIG this time, worker 0 as the "chief" job.
   train_dir = str(tmp_path / 'train')
   code, log = _run_launcher(2, train_testlib.train_flags(
       digits_dir, train_dir, max_number_of_steps=60, log_every_n_steps=10,
-      sync_replicas=True), str(tmp_path / 'cluster.log'))
+      sync_replicas=True), str(tmp_path / 'cluster.log'),
+                            cluster_from='tf_config')
   assert code == 0, log[-5000:]
   assert 'Traceback' not in log, log[-5000:]
-  assert 'sync, 2 gradients per update' in log
+  assert '[worker0] worker 0 of 2 (chief), 1 ps, sync, 2 gradients per ' \
+      'update' in log, log[-3000:]
   summaries = _summaries(log)  # Both workers ended by themselves.
   assert set(summaries) == {0, 1}, log[-3000:]
   local_steps = sum(summaries[t][0] for t in (0, 1))
