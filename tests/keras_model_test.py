@@ -45,7 +45,9 @@ def test_eager_logits_equal_graph_keras_logits(se_checkpoint):
   predicted = model.predict(inputs, verbose=0)
   called = model(inputs, training=False).numpy()
   assert se_testlib.relative_difference(predicted, graph_logits) <= 1e-5
-  np.testing.assert_allclose(called, predicted, rtol=1e-6, atol=1e-6)
+  # predict() runs a tf.function, the call runs op by op: the kernels may
+  # split their sums differently, so DESIGN's tolerance, not bit equality.
+  assert se_testlib.relative_difference(called, predicted) <= 1e-5
   # Training mode uses batch statistics: another function.
   assert np.max(np.abs(model(inputs, training=True).numpy() - called)) > 1e-3
 
