@@ -151,16 +151,22 @@ class LocalCluster:
           pass
 
   def stop(self, grace_secs):
-    for process in self.processes.values():
-      if process.poll() is None:
-        process.terminate()
-    deadline = time.time() + grace_secs
-    for process in self.processes.values():
-      try:
-        process.wait(timeout=max(0.1, deadline - time.time()))
-      except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    """SIGTERMs the workers (they stop after their current step, the chief
+    with a final checkpoint, which needs the parameter servers), then the
+    parameter servers; SIGKILLs whatever is left after `grace_secs`."""
+    workers = [p for n, p in self.processes.items() if n.startswith('worker')]
+    servers = [p for n, p in self.processes.items() if p not in workers]
+    for group in (workers, servers):
+      for process in group:
+        if process.poll() is None:
+          process.terminate()
+      deadline = time.time() + grace_secs
+      for process in group:
+        try:
+          process.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+          process.kill()
+          process.wait()
     for thread in self._threads:
       thread.join(timeout=2)
 

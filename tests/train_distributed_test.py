@@ -309,3 +309,33 @@ def test_bad_cluster_spec_is_one_clear_error(digits_dir, tmp_path):
   # A ps needs only its cluster (no dataset flags).
   ps = config_lib.TrainConfig(dataset_dir=None, job_name='ps', **two_workers)
   assert ps.validate(environ={}) is ps
+
+
+def test_launcher_ctrl_c_stops_workers_then_ps(digits_dir, tmp_path):
+  train_dir = str(tmp_path / 'train')
+  log_path = str(tmp_path / 'cluster.log')
+  proc = _start(['--num_ps=1', '--num_workers=1', '--'] +
+                train_testlib.train_flags(digits_dir, train_dir,
+                                          max_number_of_steps=10**6,
+                                          log_every_n_steps=10),
+                log_path, module='deployment.launch_local')
+  try:
+    _wait_for(lambda: len(_losses(_read(log_path))) >= 2, 'chief steps',
+              {'launcher': (proc, log_path)})
+    proc.send_signal(signal.SIGINT)  # Ctrl-C, to the launcher only.
+    proc.wait(timeout=90)
+    # Nothing of the cluster is left running.
+    try:
+      os.killpg(proc.pid, 0)
+      assert False, 'processes of the cluster are still running'
+    except ProcessLookupError:
+      pass
+  finally:
+    _kill_group(proc)
+  log = _read(log_path)
+  assert proc.returncode == 130, log[-3000:]
+  assert 'Traceback' not in log, log[-3000:]
+  # The chief stopped after a step and saved its end, while the ps served.
+  local_steps, _, final_step = _summaries(log)[0]
+  assert local_steps == final_step > 0
+  assert _latest_step(train_dir) == final_step

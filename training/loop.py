@@ -208,7 +208,11 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
         config, master, is_chief, scaffold, all_hooks,
         session_config_proto or session_config(config),
         stop_grace_period_secs) as session:
-      while not session.should_stop():
+      # A run resumed (or a worker joining) at its last step has no step
+      # left: StopAtStepHook only checks after a step.
+      finished = (config.max_number_of_steps is not None and
+                  progress.start_step >= config.max_number_of_steps)
+      while not finished and not session.should_stop():
         loss = float(session.run(graph.train_tensor))
         last_step_done = time.time()
         first_step_done = first_step_done or last_step_done
