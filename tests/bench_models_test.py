@@ -145,9 +145,18 @@ def test_ratios_are_computed_from_the_measured_times(run):
             if c['kind'] == 'ceiling_fraction'} == set(OURS)
     for comparison in comparisons:
       _check_comparison(comparison, phase['variants'])
-      if comparison['kind'] in ('vs_tf_slim', 'aa_control'):
-        # Our slim style builds tf_slim's computation op for op.
+      if comparison['kind'] == 'aa_control':
         assert comparison['op_type_differences'] == {}
+      if comparison['kind'] == 'vs_tf_slim':
+        # Our slim style builds tf_slim's computation op for op, but for the
+        # logits: a 1x1 conv of the pooled 1x1 map, run as a matmul
+        # (nets.layers.pointwise), forward and backward.
+        differences = comparison['op_type_differences']
+        assert set(differences) <= {
+            'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MatMul',
+            'Reshape', 'BiasAdd', 'BiasAddGrad', 'ShapeN'}, differences
+        ours, theirs = differences['Conv2D']
+        assert (ours, differences['MatMul'][1]) == (theirs - 1, 0)
       if comparison['kind'] == 'se_overhead':
         assert comparison['op_type_differences']
       # Targets apply at 224 only; the tiny run reports them as not applying.

@@ -201,7 +201,8 @@ def test_oracle_full_size_se_resnet_v1_50(tmp_path):
   x * 1.0 == x bit for bit. Unlike `se_blocks=[]` this runs every SE op
   (squeeze, both FCs with a random fc1, the gates and the multiply), so it
   checks that the SE blocks sit where they do not disturb the rest of the
-  network. The test asserts the gates are exactly 1.0.
+  network. The test asserts the gates are exactly 1.0 and the pooled features
+  bit-identical.
 
   The variables come from a random tf_slim resnet_v1_50 checkpoint with
   random batch norm statistics, restored into the SE network through the
@@ -211,18 +212,21 @@ def test_oracle_full_size_se_resnet_v1_50(tmp_path):
   inputs = se_testlib.images(2, 224, seed=7)
   with tf.Graph().as_default():
     with slim.arg_scope(oracle.resnet_arg_scope()):
-      oracle_logits, _ = oracle.resnet_v1_50(tf.constant(inputs), 1000,
-                                             is_training=False)
+      oracle_logits, _ = oracle.resnet_v1_50(
+          tf.constant(inputs), 1000, is_training=False)
     saver = v1.train.Saver()
     with v1.Session() as session:
       se_testlib.randomize(session, v1.global_variables(), seed=8)
-      expected = session.run(tf.squeeze(oracle_logits, [1, 2]))
+      expected, expected_features = session.run(
+          [tf.squeeze(oracle_logits, [1, 2]),
+           v1.get_default_graph().get_tensor_by_name('resnet_v1_50/pool5:0')])
       path = saver.save(session, str(tmp_path / 'resnet_v1_50.ckpt'),
                         write_meta_graph=False)
 
   with tf.Graph().as_default():
-    logits, _ = se_testlib.build('se_resnet_v1_50', tf.constant(inputs), 1000,
-                                 style='raw', se_fc2_bias_init=30.0)
+    logits, end_points = se_testlib.build(
+        'se_resnet_v1_50', tf.constant(inputs), 1000, style='raw',
+        se_fc2_bias_init=30.0)
     gates = [op.outputs[0] for op in v1.get_default_graph().get_operations()
              if op.type == 'Sigmoid' and '/se/fc2/' in op.name]
     se_variables = [v for v in v1.global_variables() if '/se/' in v.op.name]
@@ -235,11 +239,16 @@ def test_oracle_full_size_se_resnet_v1_50(tmp_path):
       init_fn(session)
       for variable in fc2_weights:
         variable.load(np.zeros(variable.shape.as_list()), session)
-      got, gate_values = session.run([logits, gates])
+      got, features, gate_values = session.run(
+          [logits, end_points['global_pool'], gates])
 
   assert len(report.restored) == 267 and len(report.fresh) == 16 * 4
   assert not report.unused and not report.mismatched
   assert len(gate_values) == 16
   assert all(np.all(g == 1.0) for g in gate_values)
+  # The network up to the logits, SE blocks included: bit-identical.
+  np.testing.assert_array_equal(features, expected_features)
+  # The logits: ours run the 1x1 conv of the pooled features as the matmul
+  # it is (nets.layers.pointwise, several times faster than oneDNN's conv
+  # of that shape), the same sums in another order.
   assert se_testlib.relative_difference(got, expected) <= 1e-5
-  np.testing.assert_array_equal(got, expected)  # Measured: bit-identical.

@@ -16,6 +16,7 @@ import contextlib
 import threading
 import weakref
 
+from nets.layers import pointwise
 from nets.tf_compat import slim, tf, tf_keras
 
 v1 = tf.compat.v1
@@ -148,6 +149,21 @@ def _call(name, make, inputs, has_variables=True, **call_kwargs):
   return outputs
 
 
+class _GraphConv2D(_LAYERS.Conv2D):
+  """`Conv2D` that runs a 1x1 conv of a 1x1 map as a matmul (graph mode).
+
+  Same variables, config and values (up to float rounding) as `Conv2D`; see
+  `nets.layers.pointwise`. Used for graph tensors only, so the Keras models
+  of `nets.keras_model` keep the stock, serializable `Conv2D`.
+  """
+
+  def convolution_op(self, inputs, kernel):
+    if pointwise.is_single_pixel_pointwise(inputs, self.kernel_size,
+                                           self.strides, self.dilation_rate):
+      return pointwise.conv(inputs, kernel)
+    return super().convolution_op(inputs, kernel)
+
+
 def _regularizer(weight_decay):
   # Keras' l2(c) is c * sum(w**2); Slim's l2_regularizer(c) is c * sum(w**2)/2.
   return tf_keras.regularizers.l2(weight_decay / 2.0) if weight_decay else None
@@ -170,7 +186,7 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
   name = _full_name(scope, 'Conv')
   outputs = _call(
       name,
-      lambda: _LAYERS.Conv2D(
+      lambda: (_GraphConv2D if _in_graph() else _LAYERS.Conv2D)(
           num_outputs, kernel_size, strides=stride, dilation_rate=rate,
           padding=padding.lower(), use_bias=not normalizer_fn,
           kernel_initializer=tf_keras.initializers.VarianceScaling(

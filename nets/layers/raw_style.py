@@ -7,6 +7,7 @@ the collections `slim` uses (`MODEL_VARIABLES`, `TRAINABLE_VARIABLES`,
 assign ops in `UPDATE_OPS`. Hyper-parameters come from `slim.arg_scope`
 (see `arg_scope`), so networks set them exactly as they do for Slim.
 """
+from nets.layers import pointwise
 from nets.tf_compat import slim, tf
 
 v1 = tf.compat.v1
@@ -59,13 +60,21 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
     weights = _model_variable(
         'weights', _pair(kernel_size) + [in_depth, num_outputs],
         _he_normal(), weight_decay=weight_decay)
-    outputs = tf.nn.convolution(inputs, weights, strides=_pair(stride),
-                                padding=padding, dilations=_pair(rate))
+    if pointwise.is_single_pixel_pointwise(inputs, kernel_size, stride, rate):
+      outputs = None  # A matmul (e.g. the logits); see nets.layers.pointwise.
+    else:
+      outputs = tf.nn.convolution(inputs, weights, strides=_pair(stride),
+                                  padding=padding, dilations=_pair(rate))
     if normalizer_fn:
+      if outputs is None:
+        outputs = pointwise.conv(inputs, weights)
       outputs = batch_norm(outputs)
     else:
       biases = _model_variable('biases', [num_outputs], v1.zeros_initializer())
-      outputs = tf.nn.bias_add(outputs, biases)
+      if outputs is None:
+        outputs = pointwise.conv(inputs, weights, biases)
+      else:
+        outputs = tf.nn.bias_add(outputs, biases)
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name,

@@ -4,9 +4,18 @@ Hyper-parameters live where Slim keeps them: in the arg_scope of
 `slim.conv2d`, `slim.batch_norm` and `slim.fully_connected` (see `arg_scope`).
 The functions here only translate the vocabulary's arguments.
 """
+import inspect
+
+from tf_slim.layers import layers as slim_layers
+
+from nets.layers import pointwise
 from nets.tf_compat import slim, tf
 
 _UNSET = object()
+_CONV2D_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(slim.conv2d).parameters.items()
+    if parameter.default is not inspect.Parameter.empty}
 
 
 def arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon,
@@ -40,6 +49,10 @@ def _overrides(**kwargs):
 def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
            activation_fn=_UNSET, normalizer_fn=_UNSET,
            outputs_collections=None, scope=None):
+  if normalizer_fn is None and pointwise.is_single_pixel_pointwise(
+      inputs, kernel_size, stride, rate):
+    return _pointwise_conv2d(inputs, num_outputs, activation_fn,
+                             outputs_collections, scope)
   if normalizer_fn not in (None, _UNSET):
     normalizer_fn = slim.batch_norm
   return slim.conv2d(inputs, num_outputs, kernel_size, stride=stride,
@@ -47,6 +60,45 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
                      outputs_collections=outputs_collections,
                      **_overrides(activation_fn=activation_fn,
                                   normalizer_fn=normalizer_fn))
+
+
+def _pointwise_conv2d(inputs, num_outputs, activation_fn, outputs_collections,
+                      scope):
+  """`slim.conv2d` without a normalizer on a [N,1,1,C] input, 1x1 kernel.
+
+  The same variables (`weights` [1,1,C,K], `biases`), initializers,
+  regularizers and collections as `slim.conv2d` under the current arg_scope,
+  computed as a matmul (`nets.layers.pointwise`: oneDNN runs this conv shape,
+  the logits, several times slower).
+  """
+  params = dict(_CONV2D_DEFAULTS)
+  params.update(slim.current_arg_scope().get(
+      slim.arg_scope_func_key(slim.conv2d), {}))
+  params.update(_overrides(activation_fn=activation_fn))
+  dtype = inputs.dtype.base_dtype
+  with tf.compat.v1.variable_scope(scope, 'Conv', [inputs],
+                                   reuse=params['reuse']) as sc:
+    weights = slim.model_variable(
+        'weights', shape=[1, 1, inputs.shape.as_list()[-1], num_outputs],
+        dtype=dtype, initializer=params['weights_initializer'],
+        regularizer=params['weights_regularizer'],
+        trainable=params['trainable'])
+    slim_layers._add_variable_to_collections(  # pylint: disable=protected-access
+        weights, params['variables_collections'], 'weights')
+    biases = None
+    if params['biases_initializer'] is not None:
+      biases = slim.model_variable(
+          'biases', shape=[num_outputs], dtype=dtype,
+          initializer=params['biases_initializer'],
+          regularizer=params['biases_regularizer'],
+          trainable=params['trainable'])
+      slim_layers._add_variable_to_collections(  # pylint: disable=protected-access
+          biases, params['variables_collections'], 'biases')
+    outputs = pointwise.conv(inputs, weights, biases)
+    if params['activation_fn'] is not None:
+      outputs = params['activation_fn'](outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name,
+                                            outputs)
 
 
 @slim.add_arg_scope
