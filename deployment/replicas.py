@@ -40,11 +40,21 @@ class SyncReplicas:
     self.total_num_replicas = total_num_replicas
     self.optimizer = None
 
-  def wrap(self, optimizer):
-    """`optimizer_wrapper` for `build_train_graph`."""
+  def wrap(self, optimizer, moving_average=None):
+    """`optimizer_wrapper` for `build_train_graph`.
+
+    Args:
+      optimizer: the optimizer each worker computes gradients with.
+      moving_average: an `ExponentialMovingAverage` of the model variables,
+        then updated by the chief once per aggregated update (Slim's).
+    """
+    averages = {}
+    if moving_average is not None:
+      averages = dict(variable_averages=moving_average,
+                      variables_to_average=v1.model_variables())
     self.optimizer = v1.train.SyncReplicasOptimizer(
         optimizer, replicas_to_aggregate=self.replicas_to_aggregate,
-        total_num_replicas=self.total_num_replicas)
+        total_num_replicas=self.total_num_replicas, **averages)
     return self.optimizer
 
   def hooks(self, is_chief):

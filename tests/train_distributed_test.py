@@ -170,7 +170,8 @@ def test_sync_replicas_step_once_per_aggregated_update(digits_dir, tmp_path):
   train_dir = str(tmp_path / 'train')
   code, log = _run_launcher(2, train_testlib.train_flags(
       digits_dir, train_dir, max_number_of_steps=60, log_every_n_steps=10,
-      sync_replicas=True), str(tmp_path / 'cluster.log'),
+      sync_replicas=True, moving_average_decay=0.9),
+                            str(tmp_path / 'cluster.log'),
                             cluster_from='tf_config')
   assert code == 0, log[-5000:]
   assert 'Traceback' not in log, log[-5000:]
@@ -188,6 +189,15 @@ def test_sync_replicas_step_once_per_aggregated_update(digits_dir, tmp_path):
   assert min(summaries[t][0] for t in (0, 1)) > 0, summaries
   latest = tf.train.latest_checkpoint(train_dir)
   assert scopes.checkpoint_step(latest) == final_step
+  # The chief also kept the moving averages (once per update, as Slim).
+  values = train_testlib.read_checkpoint(latest)
+  weights = [n for n in values if n.startswith('simple_cnn/') and
+             not n.endswith('/ExponentialMovingAverage')]
+  assert len(weights) == 6, sorted(values)
+  for name in weights:
+    average = values[name + '/ExponentialMovingAverage']
+    assert np.all(np.isfinite(average))
+    assert 0 < np.abs(average - values[name]).max(), name
 
 
 def test_killed_worker_leaves_checkpoints_whole_and_rejoins(digits_dir,

@@ -132,8 +132,11 @@ def build_train_graph(config,
     config: a validated `TrainConfig`.
     deploy_config: a `model_deploy.DeploymentConfig` (clones, replicas, ps
       tasks); default: one clone, local variables.
-    optimizer_wrapper: `fn(optimizer) -> optimizer`, e.g. to wrap it in
-      `SyncReplicasOptimizer`; applied before gradients are computed.
+    optimizer_wrapper: `fn(optimizer, moving_average) -> optimizer`, e.g. to
+      wrap it in `SyncReplicasOptimizer`; applied before gradients are
+      computed. `moving_average` is the `ExponentialMovingAverage` or None;
+      a `SyncReplicasOptimizer` returned applies it itself (once per
+      aggregated update, on the chief, as in Slim).
     replicas_to_aggregate: gradients per global step (sync replicas), which
       shortens the decay period in steps as Slim does.
 
@@ -179,12 +182,18 @@ def build_train_graph(config,
                                              config.trainable_scopes)
   variables_to_train = scopes.variables_to_train(config.trainable_scopes)
 
+  moving_average = None
+  if config.moving_average_decay:
+    with v1.device(deploy.variables_device()):
+      moving_average = v1.train.ExponentialMovingAverage(
+          config.moving_average_decay, global_step)
+
   with v1.device(deploy.optimizer_device()):
     learning_rate = learning_rate_lib.build_learning_rate(
         config, dataset.num_samples, global_step, replicas_to_aggregate)
     optimizer = optimizers.build_optimizer(config, learning_rate)
     if optimizer_wrapper is not None:
-      optimizer = optimizer_wrapper(optimizer)
+      optimizer = optimizer_wrapper(optimizer, moving_average)
 
   total_loss, grads_and_vars = model_deploy.optimize_clones(
       clones, optimizer, var_list=variables_to_train)
@@ -192,11 +201,8 @@ def build_train_graph(config,
     apply_op = optimizer.apply_gradients(grads_and_vars,
                                          global_step=global_step)
 
-  moving_average = None
-  if config.moving_average_decay:
-    with v1.device(deploy.variables_device()):
-      moving_average = v1.train.ExponentialMovingAverage(
-          config.moving_average_decay, global_step)
+  if moving_average is not None and not isinstance(
+      optimizer, v1.train.SyncReplicasOptimizer):
     with tf.control_dependencies([apply_op]):
       update_ops.append(moving_average.apply(v1.model_variables()))
 
