@@ -3,7 +3,8 @@
 Field names and defaults are those of Slim's `train_image_classifier.py`
 flags (so a Slim command line means the same thing), plus ours: the layer
 style, SE and batch-norm options, the checkpoint scope map, step-based
-checkpoint intervals, thread counts and a seed.
+checkpoint intervals, thread counts, a seed, and the cluster's hosts
+(`--ps_hosts/--worker_hosts/--job_name`; else TF_CONFIG, see `cluster()`).
 
     config = TrainConfig(dataset_name='digits', dataset_dir='/tmp/digits',
                          model_name='se_resnet_v1_14', train_dir='/tmp/run',
@@ -142,13 +143,6 @@ class TrainConfig:
     return cluster_lib.from_flags_or_env(
         ps_hosts=self.ps_hosts, worker_hosts=self.worker_hosts,
         job_name=self.job_name, task=self.task, environ=environ)
-
-  @property
-  def aggregated_replicas(self):
-    """Gradients per global step: --replicas_to_aggregate (sync) or 1."""
-    if not self.sync_replicas:
-      return 1
-    return self.replicas_to_aggregate or self.cluster().num_workers
 
   def model_options(self):
     """Builder and arg-scope keywords for `nets_factory.get_network_fn`."""
