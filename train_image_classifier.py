@@ -27,7 +27,8 @@ blocks fresh with gates starting near 1, the rest frozen):
       --trainable_scopes=se_resnet_v1_50/logits,se_resnet_v1_50/*/se
 
 A second run with the same --train_dir resumes from its latest checkpoint;
-SIGTERM stops a run after its current step, with a final checkpoint.
+SIGTERM stops a run after its current step, with a final checkpoint (at
+once if no step runs yet, e.g. while waiting for a parameter server).
 
 Several clones on one machine: --num_clones=2 (--clone_on_cpu). A cluster
 (parameter servers and workers, TensorFlow's gRPC runtime): the same command
@@ -38,9 +39,7 @@ this machine: python -m deployment.launch_local --num_ps=1 --num_workers=2
 Exit status: 0 on success, 2 for a bad flag, 1 when the data or a checkpoint
 does not fit or the loss diverges (one "error:" line each).
 """
-import signal
 import sys
-import threading
 
 from absl import app
 from absl import flags
@@ -54,6 +53,7 @@ from training import distributed
 from training import errors
 from training import flags as train_flags
 from training import hooks
+from training import shutdown
 
 FLAGS = flags.FLAGS
 train_flags.define_flags(FLAGS)
@@ -75,11 +75,11 @@ def main(argv):
   v1.disable_v2_behavior()
   try:
     plan = distributed.plan(config)
-    stop = threading.Event()
+    stop_hooks = []
     if plan.cluster.job_name == 'worker':  # A ps just dies on SIGTERM.
-      signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    result = distributed.train(config, the_plan=plan,
-                               hooks=[hooks.StopRequestHook(stop)])
+      stop, started = shutdown.graceful_sigterm()
+      stop_hooks.append(hooks.StopRequestHook(stop, started))
+    result = distributed.train(config, the_plan=plan, hooks=stop_hooks)
   except (errors.ConfigError, errors.TrainingDivergedError,
           checkpoints.CheckpointMismatchError,
           dataset_errors.DatasetError) as e:

@@ -363,3 +363,27 @@ def test_launcher_ctrl_c_stops_workers_then_ps(digits_dir, tmp_path):
            if n.op == 'Conv2D'}
   assert {c for c, _ in convs} == {'clone_0', 'clone_1'}, convs
   assert all(d.startswith('/job:worker/task:0/device:CPU:0') for _, d in convs)
+
+
+def test_sigterm_ends_a_worker_waiting_for_its_ps(digits_dir, tmp_path):
+  """Blocked inside TensorFlow (no ps answers), SIGTERM still ends it."""
+  ps_port, worker_port = launch_local.free_loopback_ports(2)
+  log_path = str(tmp_path / 'worker.log')
+  proc = _start(train_testlib.train_flags(
+      digits_dir, str(tmp_path / 'train'), ps_hosts='127.0.0.1:%d' % ps_port,
+      worker_hosts='127.0.0.1:%d' % worker_port, max_number_of_steps=10),
+                log_path)
+  try:
+    # Logged while the graph is built; the session it then creates waits
+    # for the ps forever. SIGTERM in either phase exits at once (no step
+    # ran, nothing to save); the pause makes the blocked phase the likely
+    # one, and the outcome does not depend on it.
+    _wait_for(lambda: 'Training simple_cnn' in _read(log_path),
+              'the worker to build its graph', {'worker': (proc, log_path)})
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+  finally:
+    _kill_group(proc)
+  assert proc.returncode == 143, _read(log_path)[-2000:]
+  assert not os.path.exists(str(tmp_path / 'train' / 'checkpoint'))

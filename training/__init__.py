@@ -11,6 +11,7 @@ Modules, one job each:
   hooks          progress log, NaN guard, finite-checkpoint guard.
   loop           `train(config)`: the MonitoredTrainingSession loop.
   distributed    this process's part: local (clones), ps, or worker.
+  shutdown       SIGTERM: stop after the step, never hang.
 
 Evaluation is `evaluation/` (`eval_image_classifier.py`); the network, its
 preprocessing and the model flags come from `evaluation.model_builder` and

@@ -194,12 +194,19 @@ def batch_norm_decay_warning(decay, num_steps, tolerance=0.05):
 class StopRequestHook(v1.train.SessionRunHook):
   """Stops the run after the step during which `event` was set.
 
-  The script sets the event on SIGTERM, so a stopped job ends as a finished
-  one does: the chief writes its final checkpoint.
+  The script sets the event on SIGTERM (`shutdown.graceful_sigterm`), so a
+  stopped job ends as a finished one does: the chief writes its final
+  checkpoint. `started`, if given, is set once the session exists.
   """
 
-  def __init__(self, event):
+  def __init__(self, event, started=None):
     self._event = event
+    self._started = started
+
+  def after_create_session(self, session, coord):
+    del session, coord
+    if self._started is not None:
+      self._started.set()
 
   def after_run(self, run_context, run_values):
     del run_values
