@@ -118,6 +118,8 @@ def _check_comparison(comparison, variants):
   else:
     denominator = variants[comparison['denominator']]['seconds_per_step']
     expected = [n / d for n, d in zip(numerator, denominator)]
+    assert comparison['best_round_ratio'] == pytest.approx(
+        min(numerator) / min(denominator), rel=1e-12)
   assert comparison['values'] == pytest.approx(expected, rel=1e-12)
   assert comparison['median'] == pytest.approx(statistics.median(expected))
   assert comparison['min'] == pytest.approx(min(expected))
