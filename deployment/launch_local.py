@@ -179,9 +179,17 @@ def main(argv):
   extra_args = argv[1:]
   if FLAGS.num_workers < 1:
     raise app.UsageError('--num_workers must be >= 1')
-  cluster = LocalCluster(FLAGS.script, FLAGS.num_ps, FLAGS.num_workers,
-                         extra_args,
-                         use_tf_config=FLAGS.cluster_from == 'tf_config')
+  # The processes inherit SIGINT ignored, so a terminal's Ctrl-C (sent to
+  # the whole process group) reaches only the launcher, which stops them in
+  # order. The launcher then handles SIGINT itself, whatever it inherited (a
+  # job started in the background of a script has it ignored).
+  previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+  try:
+    cluster = LocalCluster(FLAGS.script, FLAGS.num_ps, FLAGS.num_workers,
+                           extra_args,
+                           use_tf_config=FLAGS.cluster_from == 'tf_config')
+  finally:
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
   previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
   try:
     code = cluster.wait_for_chief()
@@ -193,6 +201,7 @@ def main(argv):
   finally:
     cluster.stop(FLAGS.shutdown_grace_secs)
     signal.signal(signal.SIGTERM, previous)
+    signal.signal(signal.SIGINT, previous_int)
   sys.exit(code)
 
 

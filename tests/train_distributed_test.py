@@ -29,16 +29,23 @@ LOSS = re.compile(r'step (\d+)(?:/\d+)?: loss ([0-9.]+)')
 VARIABLE_OPS = ('VariableV2', 'VarHandleOp')
 
 
-def _start(args, log_path, module=None, env=None):
+def _start(args, log_path, module=None, env=None, sigint_ignored=False):
   """Starts the trainer (or `python -m module`) in its own process group,
-  its output going to `log_path`."""
+  its output going to `log_path`; `sigint_ignored` starts it as a background
+  job of a shell script is started (SIGINT inherited ignored)."""
   command = [sys.executable, '-u'] + (
       ['-m', module] if module else [train_testlib.SCRIPT]) + list(args)
   with open(log_path, 'w') as log:
     return subprocess.Popen(command, cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, text=True,
                             start_new_session=True,
-                            env=dict(os.environ, **(env or {})))
+                            env=dict(os.environ, **(env or {})),
+                            preexec_fn=_ignore_sigint if sigint_ignored
+                            else None)
+
+
+def _ignore_sigint():
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _kill_group(proc, sig=signal.SIGKILL):
@@ -330,7 +337,8 @@ def test_launcher_ctrl_c_stops_workers_then_ps(digits_dir, tmp_path):
                                           max_number_of_steps=10**6,
                                           log_every_n_steps=10, num_clones=2,
                                           clone_on_cpu=True),
-                log_path, module='deployment.launch_local')
+                log_path, module='deployment.launch_local',
+                sigint_ignored=True)  # The launcher handles it all the same.
   try:
     _wait_for(lambda: len(_losses(_read(log_path))) >= 2, 'chief steps',
               {'launcher': (proc, log_path)})
