@@ -6,8 +6,6 @@ The functions here only translate the vocabulary's arguments.
 """
 import inspect
 
-from tf_slim.layers import layers as slim_layers
-
 from nets.layers import pointwise
 from nets.tf_compat import slim, tf
 
@@ -82,23 +80,27 @@ def _pointwise_conv2d(inputs, num_outputs, activation_fn, outputs_collections,
         'weights', shape=[1, 1, inputs.shape.as_list()[-1], num_outputs],
         dtype=dtype, initializer=params['weights_initializer'],
         regularizer=params['weights_regularizer'],
-        trainable=params['trainable'])
-    slim_layers._add_variable_to_collections(  # pylint: disable=protected-access
-        weights, params['variables_collections'], 'weights')
+        trainable=params['trainable'],
+        collections=_collections(params, 'weights'))
     biases = None
     if params['biases_initializer'] is not None:
       biases = slim.model_variable(
           'biases', shape=[num_outputs], dtype=dtype,
           initializer=params['biases_initializer'],
           regularizer=params['biases_regularizer'],
-          trainable=params['trainable'])
-      slim_layers._add_variable_to_collections(  # pylint: disable=protected-access
-          biases, params['variables_collections'], 'biases')
+          trainable=params['trainable'],
+          collections=_collections(params, 'biases'))
     outputs = pointwise.conv(inputs, weights, biases)
     if params['activation_fn'] is not None:
       outputs = params['activation_fn'](outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name,
                                             outputs)
+
+
+def _collections(params, name):
+  # slim.conv2d's `variables_collections`: a list, or a dict by variable name.
+  return slim.utils.get_variable_collections(
+      params['variables_collections'], name)
 
 
 @slim.add_arg_scope
