@@ -124,7 +124,10 @@ def test_loop_evaluates_a_new_checkpoint_then_stops_at_its_timeout(
     # is saved only once the loop is watching.
     checkpoint = tl.train_checkpoint(watched, data, tl.tiny_config(),
                                      steps=3, before_save=wait_until_watching)
-    written = time.time()
+    # When the evaluator could first see it: the state file it polls (the
+    # saver writes it last; train_checkpoint returns later, after closing
+    # its session, which takes a while on a loaded machine).
+    written = os.path.getmtime(watched / 'checkpoint')
     stdout = process.stdout.read()
     process.wait(timeout=240)
     waited = time.time() - written
