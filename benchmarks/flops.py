@@ -24,18 +24,7 @@ MultiplyAdds = collections.namedtuple('MultiplyAdds', ['total', 'by_op_type'])
 COUNTED_OP_TYPES = model_summary.COUNTED_OP_TYPES
 
 
-def upstream_ops(fetches):
-  """The ops a session run of `fetches` (tensors or ops) executes."""
-  pending = [f if hasattr(f, 'node_def') else f.op for f in fetches]
-  seen = set()
-  while pending:
-    op = pending.pop()
-    if op in seen:
-      continue
-    seen.add(op)
-    pending.extend(t.op for t in op.inputs)
-    pending.extend(op.control_inputs)
-  return seen
+upstream_ops = model_summary.upstream_ops
 
 
 def count_multiply_adds(graph, ops=None):

@@ -193,6 +193,20 @@ def op_multiply_adds(op):
   return counter(op) if counter is not None else 0
 
 
+def upstream_ops(fetches):
+  """The ops a session run of `fetches` (tensors or ops) executes."""
+  pending = [f if hasattr(f, 'node_def') else f.op for f in fetches]
+  seen = set()
+  while pending:
+    op = pending.pop()
+    if op in seen:
+      continue
+    seen.add(op)
+    pending.extend(t.op for t in op.inputs)
+    pending.extend(op.control_inputs)
+  return seen
+
+
 def _prod(values):
   result = 1
   for value in values:
@@ -221,7 +235,10 @@ def count_graph(graph, model_scope, batch_size=1, by='block',
     batch_size: the input's batch size (multiply-adds are per image).
     by: 'block' (rows conv1, block1, ..., logits) or 'unit' (block1/unit_1
       ...).
-    end_points: the network's end points, to report row output shapes.
+    end_points: the network's end points, to report row output shapes; if
+      given, only the ops that computing them runs are counted (the graph
+      may hold ops nothing runs, e.g. the conv -> batch norm that
+      `nets.layers.batch_norm_folding` replaces).
 
   Returns:
     (rows, totals): a list of `Row` and a dict with the keys params,
@@ -257,8 +274,9 @@ def count_graph(graph, model_scope, batch_size=1, by='block',
   totals = dict(params=0, non_trainable_params=0, multiply_adds=0,
                 se_params=0, se_multiply_adds=0, num_variables=len(trainable))
 
+  run = upstream_ops(end_points.values()) if end_points else None
   for op in graph.get_operations():
-    if not op.name.startswith(prefix):
+    if not op.name.startswith(prefix) or (run is not None and op not in run):
       continue
     macs = op_multiply_adds(op)
     if macs:

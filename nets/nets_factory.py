@@ -19,7 +19,8 @@ from nets.tf_compat import slim
 
 # Options of the arg scope (not of the builder) that users may set by name.
 ARG_SCOPE_OPTIONS = ('batch_norm_decay', 'batch_norm_epsilon',
-                     'batch_norm_scale', 'use_batch_norm', 'activation_fn')
+                     'batch_norm_scale', 'use_batch_norm', 'activation_fn',
+                     'fold_batch_norm')
 
 networks_map = dict(resnet_v1.BUILDERS, simple_cnn=simple_cnn.simple_cnn)
 
@@ -70,7 +71,8 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
     **model_options: builder keywords (e.g. `se_ratio`, `se_placement`,
       `se_fc2_bias_init`, `se_blocks`, `se_use_biases`, `depth_multiplier`,
       `output_stride`) and arg scope keywords (`batch_norm_decay`,
-      `batch_norm_epsilon`, `batch_norm_scale`, `use_batch_norm`).
+      `batch_norm_epsilon`, `batch_norm_scale`, `use_batch_norm`,
+      `fold_batch_norm`).
 
   Returns:
     The network function, with attributes `default_image_size`, `name` and

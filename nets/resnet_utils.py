@@ -124,7 +124,8 @@ def resnet_arg_scope(weight_decay=0.0001,
                      batch_norm_scale=True,
                      activation_fn=tf.nn.relu,
                      use_batch_norm=True,
-                     style=layers.DEFAULT_STYLE):
+                     style=layers.DEFAULT_STYLE,
+                     fold_batch_norm=True):
   """The ResNet arg scope (Slim's defaults) in the layer style `style`.
 
   Example:
@@ -142,4 +143,5 @@ def resnet_arg_scope(weight_decay=0.0001,
                           batch_norm_epsilon=batch_norm_epsilon,
                           batch_norm_scale=batch_norm_scale,
                           activation_fn=activation_fn,
-                          use_batch_norm=use_batch_norm)
+                          use_batch_norm=use_batch_norm,
+                          fold_batch_norm=fold_batch_norm)

@@ -126,6 +126,30 @@ def _check_comparison(comparison, variants):
   assert comparison['max'] == pytest.approx(max(expected))
 
 
+def _check_ops_against_tf_slim(differences, mode):
+  """Our slim style builds tf_slim's computation op for op but for two things.
+
+  The logits, a 1x1 conv of the pooled 1x1 map, run as a matmul
+  (nets.layers.pointwise), forward and backward. In forward mode (inference
+  batch norm) every conv's batch norm is folded into it
+  (nets.layers.batch_norm_folding): Conv2D + BiasAdd instead of Conv2D +
+  FusedBatchNormV3, plus the folding's per-channel arithmetic.
+  """
+  allowed = {'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter',
+             'MatMul', 'Reshape', 'BiasAdd', 'BiasAddGrad', 'ShapeN'}
+  if mode == 'forward':
+    allowed |= {'FusedBatchNormV3', 'Mul', 'Rsqrt', 'AddV2', 'Sub'}
+  assert set(differences) <= allowed, differences
+  ours, theirs = differences['Conv2D']
+  assert (ours, differences['MatMul'][1]) == (theirs - 1, 0)
+  if mode == 'forward':
+    folded = differences['FusedBatchNormV3'][1]
+    assert differences['FusedBatchNormV3'][0] == 0
+    assert differences['Rsqrt'] == [folded, 0]
+    # Each conv but the logits had a batch norm; each now has a BiasAdd.
+    assert folded == ours
+
+
 def test_ratios_are_computed_from_the_measured_times(run):
   results, _ = run
   for phase in results['phases']:
@@ -150,15 +174,8 @@ def test_ratios_are_computed_from_the_measured_times(run):
       if comparison['kind'] == 'aa_control':
         assert comparison['op_type_differences'] == {}
       if comparison['kind'] == 'vs_tf_slim':
-        # Our slim style builds tf_slim's computation op for op, but for the
-        # logits: a 1x1 conv of the pooled 1x1 map, run as a matmul
-        # (nets.layers.pointwise), forward and backward.
-        differences = comparison['op_type_differences']
-        assert set(differences) <= {
-            'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MatMul',
-            'Reshape', 'BiasAdd', 'BiasAddGrad', 'ShapeN'}, differences
-        ours, theirs = differences['Conv2D']
-        assert (ours, differences['MatMul'][1]) == (theirs - 1, 0)
+        _check_ops_against_tf_slim(comparison['op_type_differences'],
+                                   phase['mode'])
       if comparison['kind'] == 'se_overhead':
         assert comparison['op_type_differences']
       # Targets apply at 224 only; the tiny run reports them as not applying.

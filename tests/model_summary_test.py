@@ -71,9 +71,11 @@ def test_paper_arrangement_of_resnet_v1_50():
   with tf.Graph().as_default() as graph:
     images = v1.placeholder(tf.float32, [1, 224, 224, 3])
     with slim.arg_scope(resnet_v1.resnet_arg_scope(style='raw')):
-      resnet_v1.resnet_v1(images, blocks, 1000, is_training=False,
-                          scope='resnet_v1_50')
-    _, totals = model_summary.count_graph(graph, 'resnet_v1_50')
+      _, end_points = resnet_v1.resnet_v1(images, blocks, 1000,
+                                          is_training=False,
+                                          scope='resnet_v1_50')
+    _, totals = model_summary.count_graph(graph, 'resnet_v1_50',
+                                          end_points=end_points)
   assert totals['params'] == 25557032
   assert totals['multiply_adds'] == 3857973248
   assert round(totals['multiply_adds'] / 1e9, 2) == 3.86

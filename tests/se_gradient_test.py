@@ -3,7 +3,8 @@
 In a graph, `nets.layers.squeeze_excitation` squeezes with one full-window
 average pool and computes the gradient reaching the block's input as
 `dy * gates + d_squeezed / (H*W)` in one broadcast pass instead of autodiff's
-Mul + Tile + Mul + AddN (speed changes measured by
+Mul + Tile + Mul + AddN, and the gates' gradient sums over H, W with the same
+average pool (speed changes measured by
 benchmarks/bench_models.py). These tests pin the numbers: the one-pass
 gradient gives autodiff's gradients of every variable and of the images, and
 the pooled squeeze is the mean up to float rounding.
@@ -56,7 +57,9 @@ def test_one_pass_gradient_equals_autodiff(style, placement, monkeypatch):
   for name, value in plain.items():
     scale = np.max(np.abs(value))
     assert scale > 0, name
-    np.testing.assert_allclose(fused[name], value, rtol=0, atol=1e-6 * scale,
+    # d_gates sums over H, W as an average pool times H*W (faster than Sum),
+    # so the last bits differ: measured <= 3e-6 of the largest entry.
+    np.testing.assert_allclose(fused[name], value, rtol=0, atol=5e-6 * scale,
                                err_msg=name)
   # Autodiff spreads d_squeezed to full size in every SE block; the one-pass
   # gradient never does.

@@ -14,7 +14,10 @@ through `slim.arg_scope`, together with the style's hyper-parameters:
 
 All three give the same variable names (Keras' `kernel`/`bias` map to
 `weights`/`biases`, see `nets.checkpoints.keras_to_slim_name`), the same
-collections and the same end points.
+collections and the same end points. In a graph, `conv2d` then folds an
+inference batch norm into the convolution in whichever style built it
+(`nets.layers.batch_norm_folding`; `fold_batch_norm=False` in `arg_scope`
+keeps Slim's Conv2D -> FusedBatchNorm op for op).
 
 Example:
 
@@ -25,6 +28,7 @@ Example:
 """
 import importlib
 
+from nets.layers import batch_norm_folding
 from nets.tf_compat import slim, tf
 
 STYLES = ('slim', 'raw', 'keras')
@@ -56,7 +60,8 @@ def arg_scope(style=DEFAULT_STYLE,
               batch_norm_epsilon=1e-5,
               batch_norm_scale=True,
               activation_fn=tf.nn.relu,
-              use_batch_norm=True):
+              use_batch_norm=True,
+              fold_batch_norm=True):
   """Selects a style and sets its hyper-parameters (Slim's resnet defaults).
 
   Args:
@@ -68,6 +73,9 @@ def arg_scope(style=DEFAULT_STYLE,
     batch_norm_scale: whether batch norm has a `gamma`.
     activation_fn: activation after conv layers unless a call overrides it.
     use_batch_norm: whether conv layers carry batch norm (then no biases).
+    fold_batch_norm: in graphs, compute inference batch norm (moving
+      statistics) folded into the conv before it (see `conv2d`); False keeps
+      Conv2D -> FusedBatchNorm, op for op as Slim's own networks.
 
   Returns:
     An arg_scope dict to enter with `slim.arg_scope(...)`.
@@ -75,6 +83,7 @@ def arg_scope(style=DEFAULT_STYLE,
   module = get(style)
   # SAME pooling keeps features aligned, as in Slim's resnet_arg_scope.
   with slim.arg_scope(_DISPATCHERS, style=style), \
+       slim.arg_scope([conv2d], fold_batch_norm=fold_batch_norm), \
        slim.arg_scope([max_pool2d], padding='SAME'):
     with slim.arg_scope(
         module.arg_scope(weight_decay=weight_decay,
@@ -107,15 +116,36 @@ def training_scope(is_training):
 
 @slim.add_arg_scope
 def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
-           scope=None, style=DEFAULT_STYLE, **kwargs):
+           scope=None, style=DEFAULT_STYLE, fold_batch_norm=True,
+           outputs_collections=None, **kwargs):
   """Convolution (+ batch norm or biases, + activation), NHWC, HWIO weights.
 
   Keyword overrides follow `slim.conv2d`: `activation_fn=None` gives a linear
   output and `normalizer_fn=None` drops batch norm and adds biases.
   `outputs_collections` collects the output under the layer's scope name.
+  In a graph, an inference batch norm (moving statistics) is folded into the
+  convolution unless `fold_batch_norm=False` (`nets.layers.batch_norm_folding`:
+  the same variables and values, up to float rounding; faster).
   """
-  return get(style).conv2d(inputs, num_outputs, kernel_size, stride=stride,
-                           rate=rate, padding=padding, scope=scope, **kwargs)
+  module = get(style)
+  if not (fold_batch_norm and _is_graph_tensor(inputs)):
+    return module.conv2d(inputs, num_outputs, kernel_size, stride=stride,
+                         rate=rate, padding=padding, scope=scope,
+                         outputs_collections=outputs_collections, **kwargs)
+  # The style collects its output under its (uniquified) scope name; a
+  # private collection tells us that name, to collect the folded output
+  # under it instead.
+  graph = tf.compat.v1.get_default_graph()
+  probe = '_nets_layers_conv2d_name'
+  outputs = module.conv2d(inputs, num_outputs, kernel_size, stride=stride,
+                          rate=rate, padding=padding, scope=scope,
+                          outputs_collections=probe, **kwargs)
+  (collected,) = graph.get_collection(probe)
+  graph.clear_collection(probe)
+  alias = collected.aliases[-1]
+  folded = batch_norm_folding.fold(outputs)
+  return slim.utils.collect_named_outputs(
+      outputs_collections, alias, outputs if folded is None else folded)
 
 
 @slim.add_arg_scope
@@ -254,10 +284,13 @@ def _excite_with_squeeze_gradient(inputs, gates, squeezed, scope):
   @tf.custom_gradient
   def excite(x, g):
     def gradient(dy):
-      d_gates = tf.reduce_sum(x * dy, [1, 2])
-      d_squeezed, = tf.gradients(g, squeezed, grad_ys=d_gates)
       shape = tf.shape(x)
-      area = tf.cast(shape[1] * shape[2], d_squeezed.dtype)
+      area = tf.cast(shape[1] * shape[2], dy.dtype)
+      # The sum over H, W as the squeeze's average pool times the area: with
+      # oneDNN ops the pool is ~2.5x faster than Sum over the middle axes
+      # (ResNet-50, batch 8: 7.7 vs 19.7 ms of op time per step).
+      d_gates = _squeeze(x * dy, 'gates_gradient') * area
+      d_squeezed, = tf.gradients(g, squeezed, grad_ys=d_gates)
       d_x = (dy * g[:, tf.newaxis, tf.newaxis, :] +
              (d_squeezed / area)[:, tf.newaxis, tf.newaxis, :])
       return d_x, d_gates
