@@ -84,6 +84,10 @@ flags.DEFINE_bool('aa_control', True,
                   'Also time a second, independently built copy of the first '
                   'variant; its ratio to the original (ideally 1) shows the '
                   'noise floor of the run.')
+flags.DEFINE_bool('folding_control', True,
+                  'Also time the first variant with inference batch norm '
+                  'unfolded (Slim\'s Conv2D -> FusedBatchNorm): what folding '
+                  'buys, forward.')
 flags.DEFINE_bool('onednn', True,
                   'Run TensorFlow with oneDNN ops (TF_ENABLE_ONEDNN_OPTS=1; '
                   'TF leaves them off on CPUs without AVX-512). The script '
@@ -139,7 +143,8 @@ def settings_from_flags():
         memory_jobs=FLAGS.memory_jobs,
         disable_v2_behavior=FLAGS.disable_v2_behavior,
         cpu_allocator=session_config.cpu_allocator(),
-        onednn=process_env.onednn_enabled(), aa_control=FLAGS.aa_control)
+        onednn=process_env.onednn_enabled(), aa_control=FLAGS.aa_control,
+        folding_control=FLAGS.folding_control)
   except ValueError as e:
     raise app.UsageError(str(e))
 

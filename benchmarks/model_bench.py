@@ -80,6 +80,7 @@ _SETTINGS_DEFAULTS = collections.OrderedDict([
     ('cpu_allocator', 'bfc'),
     ('onednn', None),
     ('aa_control', True),
+    ('folding_control', True),
 ])
 
 
@@ -113,6 +114,9 @@ class BenchSettings(collections.namedtuple('BenchSettings',
     import, see `benchmarks.process_env`; recorded here).
   aa_control: also time a replica of the first variant (`<name>#2`); its
     ratio to the original is the noise floor of every ratio in the phase.
+  folding_control: also time the first variant with batch norm unfolded
+    (`<name>@unfolded`, Slim's Conv2D -> FusedBatchNorm); forward, the ratio
+    is what folding buys.
   """
 
   def __new__(cls, **fields):
@@ -172,6 +176,8 @@ def variants(settings):
       found.append(model_variants.ours(model, style))
   if settings.aa_control:
     found.append(model_variants.replica(found[0]))
+  if settings.folding_control:
+    found.append(model_variants.unfolded(found[0]))
   for model in settings.models:
     if model_variants.peer(model_variants.TF_SLIM, model) is None:
       continue  # Not a plain ResNet: no peer is expected.
@@ -306,6 +312,9 @@ def _pairs(names, settings):
   """(kind, numerator, denominator) time comparisons among `names`."""
   pairs = [('aa_control', name, name[:-len(model_variants.REPLICA_SUFFIX)])
            for name in names if name.endswith(model_variants.REPLICA_SUFFIX)]
+  pairs += [('folding', name[:-len(model_variants.UNFOLDED_SUFFIX)], name)
+            for name in names
+            if name.endswith(model_variants.UNFOLDED_SUFFIX)]
   tf_slim_peer = model_variants.TF_SLIM
   for model in settings.models:
     slim_name = '%s/slim' % model
@@ -503,7 +512,8 @@ def run(settings, log=None, memory_probe=subprocess_memory_probe):
               for batch_size, image_size in settings.shapes
               for variant in variant_list
               if variant.kind not in model_variants.CEILINGS and
-              not variant.name.endswith(model_variants.REPLICA_SUFFIX)]
+              not variant.name.endswith((model_variants.REPLICA_SUFFIX,
+                                         model_variants.UNFOLDED_SUFFIX))]
     jobs = settings.memory_jobs or session_config.available_cpus()
     log('memory: %d probes, %d at a time' % (len(probes), jobs))
 
@@ -538,6 +548,7 @@ _KIND_LABELS = {
     'peer_vs_tf_slim': 'time, Keras applications / tf_slim.nets',
     'vs_slim_style': 'time, style / slim style',
     'se_overhead': 'time, SE-ResNet / ResNet',
+    'folding': 'time, batch norm folded / unfolded (Slim\'s ops)',
     'ceiling_fraction': 'GFLOP/s / ceiling GFLOP/s',
 }
 

@@ -10,6 +10,8 @@ A variant is one network written one way:
 | `matmul/2048`                   | a 2048^3 TF matmul: the machine's ceiling   |
 | `numpy_matmul/2048`             | the same with numpy's BLAS, a second ceiling|
 | `resnet_v1_50/slim#2`           | a replica: the A/A control (`replica()`)    |
+| `resnet_v1_50/slim@unfolded`    | ours with Slim's Conv2D -> FusedBatchNorm   |
+|                                 | (`unfolded()`: what BN folding buys)        |
 
 `build()` makes a graph with the images and labels held in local variables
 (no feeding, no input pipeline: only the network is timed) and one op to run
@@ -44,6 +46,7 @@ CEILINGS = (MATMUL, NUMPY_MATMUL)
 PEERS = (TF_SLIM, KERAS_APPLICATIONS)
 
 REPLICA_SUFFIX = '#2'
+UNFOLDED_SUFFIX = '@unfolded'
 
 _PEER_PREFIX = {TF_SLIM: 'tf_slim.nets', KERAS_APPLICATIONS:
                 'tf_keras.applications'}
@@ -60,9 +63,14 @@ LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 
 
-class Variant(collections.namedtuple('Variant',
-                                     ['name', 'kind', 'model', 'style'])):
-  """One timed thing; `model` is our network name (or the matmul size)."""
+class Variant(collections.namedtuple(
+    'Variant', ['name', 'kind', 'model', 'style', 'fold_batch_norm'],
+    defaults=(True,))):
+  """One timed thing; `model` is our network name (or the matmul size).
+
+  `fold_batch_norm` (ours only): inference batch norm folded into the convs
+  (`nets.layers.batch_norm_folding`), as our networks build by default.
+  """
 
 
 def ours(model, style):
@@ -115,10 +123,26 @@ def replica(variant):
   return variant._replace(name=variant.name + REPLICA_SUFFIX)
 
 
+def unfolded(variant):
+  """Our `variant` with batch norm unfolded, named `<name>@unfolded`.
+
+  Timed against the original in forward mode it shows what folding inference
+  batch norm into the convs buys; in train mode (batch statistics, nothing
+  folded) the two graphs are the same, a second A/A control.
+  """
+  if variant.kind != OURS:
+    raise ValueError('Only our networks fold batch norm, not %r' %
+                     variant.name)
+  return variant._replace(name=variant.name + UNFOLDED_SUFFIX,
+                          fold_batch_norm=False)
+
+
 def variant_from_name(name):
   """Inverse of `Variant.name`, e.g. for a subprocess that builds one variant."""
   if name.endswith(REPLICA_SUFFIX):
     return replica(variant_from_name(name[:-len(REPLICA_SUFFIX)]))
+  if name.endswith(UNFOLDED_SUFFIX):
+    return unfolded(variant_from_name(name[:-len(UNFOLDED_SUFFIX)]))
   prefix, _, rest = name.partition('/')
   if prefix == MATMUL and rest.isdigit():
     return matmul(int(rest))
@@ -194,7 +218,8 @@ def _inputs(batch_size, image_size, num_classes, seed=0):
 def _ours_logits(variant, images, training, num_classes, weight_decay):
   network_fn = nets_factory.get_network_fn(
       variant.model, num_classes, weight_decay=weight_decay,
-      is_training=training, style=variant.style)
+      is_training=training, style=variant.style,
+      fold_batch_norm=variant.fold_batch_norm)
   logits, _ = network_fn(images)
   return logits
 

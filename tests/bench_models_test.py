@@ -62,7 +62,8 @@ def test_phases_hold_every_variant_with_per_round_times(run):
       os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1') == '1')
   assert results['settings']['threads']['intra_op'] >= 1
   for phase in results['phases']:
-    assert list(phase['variants']) == OURS + [OURS[0] + '#2', PEER] + CEILINGS
+    assert list(phase['variants']) == OURS + [
+        OURS[0] + '#2', OURS[0] + '@unfolded', PEER] + CEILINGS
     for record in phase['variants'].values():
       assert len(record['seconds_per_step']) == ROUNDS
       assert all(s > 0 for s in record['seconds_per_step'])
@@ -161,6 +162,7 @@ def test_ratios_are_computed_from_the_measured_times(run):
              for c in comparisons}
     assert pairs >= {
         ('aa_control', 'resnet_v1_14/slim#2', 'resnet_v1_14/slim'),
+        ('folding', 'resnet_v1_14/slim', 'resnet_v1_14/slim@unfolded'),
         ('vs_tf_slim', 'resnet_v1_14/slim', PEER),
         ('vs_slim_style', 'resnet_v1_14/raw', 'resnet_v1_14/slim'),
         ('vs_slim_style', 'se_resnet_v1_14/raw', 'se_resnet_v1_14/slim'),
@@ -168,11 +170,21 @@ def test_ratios_are_computed_from_the_measured_times(run):
         ('se_overhead', 'se_resnet_v1_14/raw', 'resnet_v1_14/raw'),
     }
     assert {c['numerator'] for c in comparisons
-            if c['kind'] == 'ceiling_fraction'} == set(OURS)
+            if c['kind'] == 'ceiling_fraction'} == set(
+                OURS + [OURS[0] + '@unfolded'])
     for comparison in comparisons:
       _check_comparison(comparison, phase['variants'])
       if comparison['kind'] == 'aa_control':
         assert comparison['op_type_differences'] == {}
+      if comparison['kind'] == 'folding':
+        # Forward: every conv's FusedBatchNormV3 (17 in ResNet-14) becomes a
+        # BiasAdd plus the folding's arithmetic; train: nothing is folded.
+        differences = comparison['op_type_differences']
+        if phase['mode'] == 'forward':
+          assert differences['FusedBatchNormV3'] == [0, 17]
+          assert differences['Rsqrt'] == [17, 0]
+        else:
+          assert differences == {}
       if comparison['kind'] == 'vs_tf_slim':
         _check_ops_against_tf_slim(comparison['op_type_differences'],
                                    phase['mode'])
