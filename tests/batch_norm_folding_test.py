@@ -131,8 +131,46 @@ def _build(style, is_training, fold, images):
   return network_fn(images)
 
 
+def test_worth_folding_weighs_output_against_weights():
+  rng = np.random.RandomState(2)
+
+  def chain(batch, size, depth_in, activation=None):
+    with v1.variable_scope(None, default_name='conv'):
+      images = tf.constant(np.zeros([batch or 1, size, size, depth_in],
+                                    np.float32))
+      if batch is None:
+        images = v1.placeholder_with_default(images,
+                                             [None, size, size, depth_in])
+      return _conv_batch_norm(images, rng, 1, 1, 'SAME', 1, activation)
+
+  with tf.Graph().as_default():
+    # 6 outputs per pixel from depth_in inputs: weights 6 * depth_in.
+    assert batch_norm_folding.worth_folding(chain(1, 8, 12))  # 384 vs 72.
+    assert not batch_norm_folding.worth_folding(chain(1, 8, 12, tf.nn.relu))
+    assert not batch_norm_folding.worth_folding(chain(1, 2, 40))  # 24 vs 240.
+    assert batch_norm_folding.worth_folding(chain(16, 2, 40))  # 384 vs 240.
+    assert not batch_norm_folding.worth_folding(chain(None, 2, 40))
+    assert not batch_norm_folding.worth_folding(tf.zeros([2, 3, 3, 4]))
+
+
+@pytest.mark.parametrize('batch,folded', [(32, 20), (1, 14), (None, 14)])
+def test_resnet_v1_50_folds_the_linear_batch_norms_that_pay(batch, folded):
+  """The 20 linear conv + BN of ResNet-50 (16 conv3, 4 shortcuts) feed the
+  residual additions; at batch 32 all are folded, for one image (or an
+  unknown batch) not those with 7x7 outputs (block4, block3's last unit,
+  which strides) nor block3's shortcut (512x1024 weights for 14x14x1024
+  outputs). Convs followed by ReLU never are."""
+  with tf.Graph().as_default():
+    images = v1.placeholder(tf.float32, [batch, 224, 224, 3])
+    logits, _ = nets_factory.get_network_fn(
+        'resnet_v1_50', 1000, is_training=False)(images)
+    types = _upstream_types([logits])
+  assert types.count('Rsqrt') == folded
+  assert types.count('FusedBatchNormV3') == 53 - folded
+
+
 @pytest.mark.parametrize('style', se_testlib.STYLES)
-def test_networks_fold_every_inference_batch_norm(style):
+def test_networks_fold_in_every_style_with_the_same_values(style):
   # 64x64 keeps block4's map at 2x2: raw and keras run a 1x1 conv of a 1x1
   # map as a matmul (nets.layers.pointwise), which is not folded.
   inputs = se_testlib.images(2, 64, seed=4)
@@ -147,10 +185,13 @@ def test_networks_fold_every_inference_batch_norm(style):
         results[fold] = session.run(logits), types
   (folded, folded_types), (unfolded, unfolded_types) = (results[True],
                                                         results[False])
-  # 17 convs with batch norm: conv1, 4 shortcuts, 4 units x 3 convs.
+  # 17 convs with batch norm: conv1, 4 shortcuts, 4 units x 3 convs; the
+  # 8 linear ones (conv3, shortcuts) are folded where they pay: blocks 1-2
+  # at this size (batch 2; blocks 3-4 have 2x2 maps).
   assert unfolded_types.count('FusedBatchNormV3') == 17
-  assert not set(folded_types) & set(BATCH_NORM_TYPES)
-  assert folded_types.count('Rsqrt') == 17
+  assert 'Rsqrt' not in unfolded_types
+  assert folded_types.count('Rsqrt') == 4
+  assert folded_types.count('FusedBatchNormV3') == 17 - 4
   assert _relative_difference(folded, unfolded) < 1e-5
 
 
@@ -165,7 +206,7 @@ def _fused_ops_after_grappler(fold):
   """The fused_ops lists of the convs the session actually runs."""
   with tf.Graph().as_default():
     logits, _ = _build('slim', False, fold, tf.constant(
-        se_testlib.images(2, 32, seed=6)))
+        se_testlib.images(2, 64, seed=6)))
     options = v1.RunOptions(output_partition_graphs=True)
     metadata = v1.RunMetadata()
     with v1.Session() as session:
@@ -183,10 +224,10 @@ def test_grappler_fuses_the_residual_add_and_relu_into_the_conv():
   """What folding is for: Conv2D + BiasAdd + AddV2 + Relu becomes one op.
 
   SE-ResNet's residual branches end in the SE multiply, so the fusion lands
-  on the projection shortcuts there (one per block: 4 in ResNet-14); without
-  folding, no conv takes the addition in.
+  on the projection shortcuts there (one per block in ResNet-14, folded in
+  blocks 1-2 at 64x64); without folding, no conv takes the addition in.
   """
   with_add = [ops for ops in _fused_ops_after_grappler(True) if b'Add' in ops]
-  assert len(with_add) == 4, with_add
+  assert len(with_add) == 2, with_add
   assert not [ops for ops in _fused_ops_after_grappler(False)
               if b'Add' in ops]

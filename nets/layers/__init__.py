@@ -15,9 +15,9 @@ through `slim.arg_scope`, together with the style's hyper-parameters:
 All three give the same variable names (Keras' `kernel`/`bias` map to
 `weights`/`biases`, see `nets.checkpoints.keras_to_slim_name`), the same
 collections and the same end points. In a graph, `conv2d` then folds an
-inference batch norm into the convolution in whichever style built it
-(`nets.layers.batch_norm_folding`; `fold_batch_norm=False` in `arg_scope`
-keeps Slim's Conv2D -> FusedBatchNorm op for op).
+inference batch norm into the convolution where that pays, in whichever style
+built it (`nets.layers.batch_norm_folding`; `fold_batch_norm=False` in
+`arg_scope` keeps Slim's Conv2D -> FusedBatchNorm op for op).
 
 Example:
 
@@ -74,8 +74,9 @@ def arg_scope(style=DEFAULT_STYLE,
     activation_fn: activation after conv layers unless a call overrides it.
     use_batch_norm: whether conv layers carry batch norm (then no biases).
     fold_batch_norm: in graphs, compute inference batch norm (moving
-      statistics) folded into the conv before it (see `conv2d`); False keeps
-      Conv2D -> FusedBatchNorm, op for op as Slim's own networks.
+      statistics) folded into the conv before it where that pays (see
+      `conv2d`); False keeps Conv2D -> FusedBatchNorm, op for op as Slim's
+      own networks.
 
   Returns:
     An arg_scope dict to enter with `slim.arg_scope(...)`.
@@ -124,8 +125,9 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
   output and `normalizer_fn=None` drops batch norm and adds biases.
   `outputs_collections` collects the output under the layer's scope name.
   In a graph, an inference batch norm (moving statistics) is folded into the
-  convolution unless `fold_batch_norm=False` (`nets.layers.batch_norm_folding`:
-  the same variables and values, up to float rounding; faster).
+  convolution where that pays (`nets.layers.batch_norm_folding`: the same
+  variables and values, up to float rounding; faster), unless
+  `fold_batch_norm=False`.
   """
   module = get(style)
   if not (fold_batch_norm and _is_graph_tensor(inputs)):
@@ -143,7 +145,8 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
   (collected,) = graph.get_collection(probe)
   graph.clear_collection(probe)
   alias = collected.aliases[-1]
-  folded = batch_norm_folding.fold(outputs)
+  folded = (batch_norm_folding.fold(outputs)
+            if batch_norm_folding.worth_folding(outputs) else None)
   return slim.utils.collect_named_outputs(
       outputs_collections, alias, outputs if folded is None else folded)
 
