@@ -71,6 +71,9 @@ def test_variable_names_map_to_the_graph_styles():
 def test_fit_trains_and_updates_batch_norm_statistics():
   inputs = se_testlib.images(4, SIZE, seed=4)
   labels = np.array([1, 2, 3, 4])
+  # Seeded initial weights: from some random starts two SGD steps did not
+  # lower the loss (seen once in CI: 2.018 -> 2.028).
+  tf_keras.utils.set_random_seed(7)
   model = _model(weight_decay=1e-4)
   assert len(model.losses) == 26  # 18 conv + 8 SE FC kernels.
   model.compile(optimizer=tf_keras.optimizers.SGD(0.1),
@@ -81,7 +84,7 @@ def test_fit_trains_and_updates_batch_norm_statistics():
   fc2 = [w for w in model.weights if w.name.endswith('se/fc2/kernel:0')][0]
   fc2_before = fc2.numpy()
   before = model.predict(inputs, verbose=0)
-  history = model.fit(inputs, labels, batch_size=4, epochs=2, verbose=0)
+  history = model.fit(inputs, labels, batch_size=4, epochs=4, verbose=0)
   losses = history.history['loss']
   assert all(np.isfinite(losses)) and losses[-1] < losses[0]
   changed = [name for name, value in moving.items()
