@@ -8,7 +8,7 @@ together with a following residual addition and ReLU, into one oneDNN
 convolution (`_FusedConv2D` with fused ops BiasAdd, Add, Relu). After
 Conv2D + FusedBatchNorm the fusion stops at the batch norm, so the addition
 and the ReLU of every ResNet unit run as two more full passes over its output
-(measured: ResNet-50 forward, batch 32 at 224, 4-5% of the step).
+(measured: ResNet-50 forward, batch 32 at 224, 5-7% of the step).
 
 `fold()` recognises the ops of a conv -> inference batch norm [-> activation]
 chain, whichever layer style built it, and returns the folded equivalent. The
