@@ -10,6 +10,7 @@ TF's grappler then fuses the residual addition and ReLU into the conv.
 import numpy as np
 import pytest
 
+from nets import model_summary
 from nets import nets_factory
 from nets.layers import batch_norm_folding
 from nets.tf_compat import tf, v1
@@ -19,13 +20,7 @@ BATCH_NORM_TYPES = ('FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3')
 
 
 def _upstream_types(tensors):
-  ops, pending = set(), [t.op for t in tensors]
-  while pending:
-    op = pending.pop()
-    if op not in ops:
-      ops.add(op)
-      pending.extend(t.op for t in op.inputs)
-  return [op.type for op in ops]
+  return [op.type for op in model_summary.upstream_ops(tensors)]
 
 
 def _relative_difference(got, expected):

@@ -54,6 +54,8 @@ _ACTIVATIONS = {
 
 def _folding_chain(outputs):
   """(conv op, batch norm op, activation op or None) behind `outputs`."""
+  if not isinstance(outputs, tf.Tensor) or tf.executing_eagerly():
+    return None
   activation = None
   normalized = outputs
   if outputs.op.type in _ACTIVATIONS and len(outputs.op.inputs) == 1:
@@ -92,8 +94,6 @@ def worth_folding(outputs):
   Returns:
     bool; False for anything `fold()` would not fold.
   """
-  if not isinstance(outputs, tf.Tensor) or tf.executing_eagerly():
-    return False
   chain = _folding_chain(outputs)
   if chain is None or chain[2] is not None:
     return False
@@ -118,8 +118,6 @@ def fold(outputs):
     The folded tensor, or None when `outputs` is not such a chain (training
     batch norm, a matmul or atrous conv, NCHW, ...); it then stays as it is.
   """
-  if not isinstance(outputs, tf.Tensor) or tf.executing_eagerly():
-    return None
   chain = _folding_chain(outputs)
   if chain is None:
     return None
