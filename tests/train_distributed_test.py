@@ -252,7 +252,10 @@ def test_killed_worker_leaves_checkpoints_whole_and_rejoins(digits_dir,
   state = tf.train.get_checkpoint_state(train_dir)
   for path in state.all_model_checkpoint_paths:
     values = train_testlib.read_checkpoint(path)
-    assert values['global_step'] == scopes.checkpoint_step(path)
+    # Async: the chief names the file by the step it read, and the other
+    # worker may add a step or two while the variables are written (seen in
+    # CI: model.ckpt-603 holding global_step 604).
+    assert 0 <= values['global_step'] - scopes.checkpoint_step(path) <= 20
     assert train_testlib.all_finite(values)
   latest = tf.train.latest_checkpoint(train_dir)
   assert scopes.checkpoint_step(latest) == chief[2] >= rejoined[2] - 20
