@@ -18,7 +18,6 @@ for keras variables `<keras name>/ExponentialMovingAverage` is accepted too).
                                    use_moving_averages=True)
 """
 import dataclasses
-import re
 from typing import Optional
 
 from nets import checkpoints
@@ -40,11 +39,10 @@ def model_variables(model_scope):
 def checkpoint_step(checkpoint):
   """The global step of a checkpoint prefix: its `global_step` tensor, else
   the `-N` suffix of its name, else None."""
-  reader = tf.train.load_checkpoint(checkpoint)
+  reader = checkpoints.load_reader(checkpoint)
   if reader.has_tensor('global_step'):
     return int(reader.get_tensor('global_step'))
-  match = re.search(r'-(\d+)$', checkpoint)
-  return int(match.group(1)) if match else None
+  return checkpoints.checkpoint_step(checkpoint)
 
 
 def _top_scopes(names):
@@ -140,7 +138,7 @@ def plan(checkpoint_path, variables, model_name, use_moving_averages=False):
     restore = plan('/tmp/train', model_variables('simple_cnn'), 'simple_cnn')
   """
   checkpoint = checkpoints.resolve_checkpoint(checkpoint_path)
-  shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
+  shapes = checkpoints.load_reader(checkpoint).get_variable_to_shape_map()
   check_model_scope(checkpoint, shapes, variables, model_name)
   var_map, report = checkpoints.plan_restore(checkpoint, variables)
   restore = InferenceRestore(checkpoint, var_map, report,

@@ -12,8 +12,10 @@ checkpoint intervals, thread counts, a seed, and the cluster's hosts
     config.validate()        # raises ConfigError naming the flag
 """
 import dataclasses
+import errno
 import inspect
 import os
+import tempfile
 from typing import Optional, Tuple
 
 from datasets import dataset_factory
@@ -102,6 +104,7 @@ class TrainConfig:
   save_interval_secs: int = 600
   save_interval_steps: Optional[int] = None
   max_checkpoints_to_keep: int = 5
+  divergence_factor: float = 100.0
   summarize_histograms: bool = False
   intra_op_parallelism_threads: Optional[int] = None
   inter_op_parallelism_threads: Optional[int] = None
@@ -227,6 +230,7 @@ class TrainConfig:
            '--checkpoint_model_scope needs --checkpoint_path')
     _check(self.checkpoint_path or not self.checkpoint_exclude_scopes,
            '--checkpoint_exclude_scopes needs --checkpoint_path')
+    check_writable_dir('--train_dir', self.train_dir)
     return self
 
   def _check_model_options(self):
@@ -328,6 +332,43 @@ class TrainConfig:
       _check(value is None or value >= 0, '--%s must be >= 0' % name)
     _check(self.num_readers >= 1 and self.num_preprocessing_threads >= 1,
            '--num_readers and --num_preprocessing_threads must be >= 1')
+    _check(self.divergence_factor == 0 or self.divergence_factor > 1,
+           '--divergence_factor must be > 1, or 0 to turn the check off; got '
+           '%r' % self.divergence_factor)
+
+
+def check_writable_dir(flag, path):
+  """Raises `ConfigError` unless this process can write in directory `path`
+  (or create it: its nearest existing parent is a writable directory).
+
+  Remote paths (`gs://...`) are left to TensorFlow. A directory that exists
+  is tested by creating and removing a file in it (permissions, ACLs and
+  read-only mounts all show); nothing is created otherwise.
+  """
+  if '://' in path:
+    return
+  path = os.path.abspath(path)
+  existing = path
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  _check(os.path.isdir(existing), '%s=%s: %s is a file, not a directory' %
+         (flag, path, existing))
+  if existing == path:
+    try:
+      fd, probe = tempfile.mkstemp(dir=path, prefix='.write_test_')
+      os.close(fd)
+      os.remove(probe)
+      return
+    except OSError as e:
+      reason = e.strerror or str(e)
+  elif os.access(existing, os.W_OK | os.X_OK):
+    return
+  else:
+    reason = 'cannot create it in %s: %s' % (
+        existing, os.strerror(errno.EACCES))
+  raise errors.ConfigError(
+      '%s=%s is not writable (%s): pass a directory this user can write to, '
+      'or change its permissions' % (flag, path, reason))
 
 
 def _check(condition, message):

@@ -115,6 +115,10 @@ def define_flags(flag_values=flags.FLAGS):
                  'instead of every --save_interval_secs.')
   define_integer('max_checkpoints_to_keep', 5,
                  '(ours) Checkpoints kept in --train_dir.')
+  define_float('divergence_factor', 100.0, '(ours) Stop when the loss stays '
+               'above this many times its first step\'s value for 10 steps '
+               'in a row (a finite divergence; NaN/Inf always stops), rolling '
+               'back to the last good checkpoint; 0 turns this check off.')
   define_bool('summarize_histograms', False, '(ours) Histograms of '
               'activations and variables in the summaries.')
   define_integer('intra_op_parallelism_threads', None, '(ours) Threads per '

@@ -1,8 +1,9 @@
-"""Session hooks of the training loop: progress log and NaN guards.
+"""Session hooks of the training loop: progress log and divergence guards.
 
 * `ProgressHook` logs step, loss, learning rate, images/s and (when the run
   has a step limit) the ETA every N steps.
-* `LossGuardHook` stops the run when the loss is NaN or Inf, before the
+* `LossGuardHook` stops the run when the loss is NaN or Inf, or stays far
+  above its first value for several steps (a finite divergence), before the
   checkpoint hook of that step can save; `FiniteStateListener` refuses to
   write a checkpoint whose variables hold NaN or Inf. With
   `roll_back_checkpoints` this leaves the last good checkpoint newest.
@@ -22,6 +23,7 @@ import time
 from absl import logging
 import numpy as np
 
+from nets import checkpoints
 from nets.tf_compat import tf, v1
 from training import errors
 from training import scopes
@@ -113,18 +115,37 @@ class FiniteStateListener(v1.train.CheckpointSaverListener):
           first_bad_step=global_step_value)
 
 
+# Steps in a row the loss must stay above `divergence_factor` times its first
+# value before the run is stopped: one bad batch is not a divergence.
+DIVERGENCE_STEPS = 10
+
+
 class LossGuardHook(v1.train.SessionRunHook):
-  """Raises `TrainingDivergedError` when a step's loss is NaN or Inf.
+  """Raises `TrainingDivergedError` when the loss diverges.
+
+  Two guards: a NaN or Inf loss stops the run at once; a finite loss above
+  `divergence_factor` times the loss of this run's first step for
+  `divergence_steps` steps in a row stops it too (a learning rate far too
+  high can take the loss from 2.9 to 8e15 without ever overflowing).
 
   Place it before the checkpoint hook: its `after_run` then stops the run
   before that step's state is saved. The loss of step k is computed from the
   weights of step k - 1, so checkpoints from step k - 1 on are bad
-  (`first_bad_step`).
+  (`first_bad_step`; for a finite divergence, k is the first step of the
+  run of high losses).
+
+    LossGuardHook(graph.train_tensor, graph.global_step, divergence_factor=100)
   """
 
-  def __init__(self, loss, global_step):
+  def __init__(self, loss, global_step, divergence_factor=None,
+               divergence_steps=DIVERGENCE_STEPS):
     self._loss = loss
     self._global_step = global_step
+    self._factor = divergence_factor or None
+    self._divergence_steps = divergence_steps
+    self._first = None  # (step, loss) of this run's first step.
+    self._high_since = None  # First step of the current run of high losses.
+    self._high_count = 0
 
   def before_run(self, run_context):
     del run_context
@@ -132,33 +153,57 @@ class LossGuardHook(v1.train.SessionRunHook):
 
   def after_run(self, run_context, run_values):
     loss = run_values.results
-    if np.isfinite(loss):
+    read_step = lambda: int(run_context.session.run(self._global_step))
+    if not np.isfinite(loss):
+      step = read_step()
+      raise errors.TrainingDivergedError(
+          'the loss is %s at step %d' % (loss, step), step=step,
+          first_bad_step=step - 1)
+    if self._factor is None:
       return
-    step = int(run_context.session.run(self._global_step))
-    raise errors.TrainingDivergedError(
-        'the loss is %s at step %d' % (loss, step), step=step,
-        first_bad_step=step - 1)
+    if self._first is None:
+      self._first = (read_step(), float(loss))
+      return
+    first_step, first_loss = self._first
+    if first_loss <= 0 or loss <= self._factor * first_loss:
+      self._high_since, self._high_count = None, 0
+      return
+    step = read_step()
+    self._high_count += 1
+    if self._high_since is None:
+      self._high_since = step
+    if self._high_count >= self._divergence_steps:
+      raise errors.TrainingDivergedError(
+          'the loss diverged: %.4g at step %d, above %g times its first value '
+          '(%.4g at step %d) for %d steps in a row (--divergence_factor=%g; 0 '
+          'turns this check off)' % (
+              loss, step, self._factor, first_loss, first_step,
+              self._high_count, self._factor),
+          step=step, first_bad_step=self._high_since - 1)
 
 
 def roll_back_checkpoints(checkpoint_dir, first_bad_step):
   """Removes the checkpoints of `first_bad_step` and later; returns the
-  newest one left (now the directory's latest), or None."""
-  state = tf.train.get_checkpoint_state(checkpoint_dir)
-  if state is None:
+  newest one left (now the directory's latest), or None.
+
+  Only checkpoints inside `checkpoint_dir` are considered (its state file is
+  resolved by `checkpoints.directory_state`), so nothing outside is removed.
+  """
+  state = checkpoints.directory_state(checkpoint_dir)
+  if state.latest is None:
     return None
-  paths = list(state.all_model_checkpoint_paths) or [
-      state.model_checkpoint_path]
-  good = [p for p in paths
+  good = [p for p in state.all_paths
           if (scopes.checkpoint_step(p) or 0) < first_bad_step]
-  for path in paths:
+  for path in state.all_paths:
     if path not in good:
       v1.train.remove_checkpoint(path)
-      logging.warning('removed %s: its weights give a NaN/Inf loss', path)
+      logging.warning('removed %s: its weights are those of step %d or '
+                      'later, where the loss diverged', path, first_bad_step)
   if good:
-    v1.train.update_checkpoint_state(checkpoint_dir, good[-1],
-                                     all_model_checkpoint_paths=good)
+    state.all_paths, state.latest = good, good[-1]
+    checkpoints.write_directory_state(state)
     return good[-1]
-  tf.io.gfile.remove(os.path.join(checkpoint_dir, 'checkpoint'))
+  tf.io.gfile.remove(os.path.join(checkpoint_dir, checkpoints.STATE_FILE))
   return None
 
 

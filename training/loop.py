@@ -23,6 +23,7 @@ the last good one, and a restart resumes from it.
 """
 import collections
 import dataclasses
+import os
 import time
 from typing import List, Optional
 
@@ -116,9 +117,62 @@ def _log_batch_norm_warning(config, report):
     logging.warning(warning)
 
 
+class DirectorySaver(v1.train.Saver):
+  """A `Saver` whose checkpoints, clean-up and state file stay in one
+  directory.
+
+  The state file is written with paths relative to the directory
+  (`save_relative_paths`), so a copied or moved train_dir still names its
+  own checkpoints; and the list of old checkpoints that keep-N deletes is
+  confined to the directory, whatever a state file said (TensorFlow recovers
+  that list from the state file on restore).
+
+    saver = DirectorySaver('/tmp/train', var_list, max_to_keep=5)
+  """
+
+  def __init__(self, directory, var_list, **kwargs):
+    super().__init__(var_list, save_relative_paths=True, **kwargs)
+    self._directory = directory
+
+  def recover_last_checkpoints(self, checkpoint_paths):
+    inside = [p for p in checkpoint_paths
+              if checkpoints.is_inside(p, self._directory)]
+    super().recover_last_checkpoints(inside)
+
+
+def _resume_point(config, is_chief):
+  """The newest checkpoint of train_dir (resolved inside it), or None.
+
+  The chief rewrites a state file that names other directories or missing
+  files with train_dir's own file names, before the session reads it.
+
+  Raises:
+    CheckpointMismatchError: the state file names only checkpoints that are
+      not in train_dir.
+  """
+  state = checkpoints.directory_state(config.train_dir)
+  for note in state.notes():
+    logging.warning('%s', note)
+  if state.latest is None:
+    if state.state_file_found and state.missing:
+      raise checkpoints.CheckpointMismatchError(
+          'the checkpoint state file %s names only checkpoints that are not '
+          'in %s (e.g. %s); copy them there, or remove that file to start '
+          'afresh' % (os.path.join(config.train_dir, checkpoints.STATE_FILE),
+                      config.train_dir, state.missing[-1]))
+    return None
+  if is_chief and not state.clean:
+    checkpoints.write_directory_state(state)
+    logging.info('Rewrote %s with the file names of its own checkpoints '
+                 '(latest %s)', os.path.join(config.train_dir,
+                                             checkpoints.STATE_FILE),
+                 os.path.basename(state.latest))
+  return state.latest
+
+
 def _plan_start(config, graph, var_list, is_chief):
   """Resume or warm start: returns (resumed_from, init_fn, report)."""
-  latest = tf.train.latest_checkpoint(config.train_dir)
+  latest = _resume_point(config, is_chief)
   if latest:
     check_resumable(latest, var_list)
     logging.info('Resuming from %s (step %s)%s', latest,
@@ -172,7 +226,8 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
     CheckpointMismatchError: the warm-start or resume checkpoint does not fit.
   """
   var_list = scopes.checkpoint_var_list(v1.global_variables())
-  saver = v1.train.Saver(var_list, max_to_keep=config.max_checkpoints_to_keep,
+  saver = DirectorySaver(config.train_dir, var_list,
+                         max_to_keep=config.max_checkpoints_to_keep,
                          sharded=sharded_saver)
   all_finite = hooks_lib.all_finite_op(v1.global_variables())
   resumed_from, init_fn, report = _plan_start(config, graph, var_list,
@@ -185,8 +240,9 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
       last_step=config.max_number_of_steps)
   # The loss guard runs before the checkpoint hook: a step with a NaN/Inf
   # loss stops the run before its state can be saved.
-  all_hooks = [hooks_lib.LossGuardHook(graph.train_tensor, graph.global_step),
-               progress]
+  all_hooks = [hooks_lib.LossGuardHook(
+      graph.train_tensor, graph.global_step,
+      divergence_factor=config.divergence_factor), progress]
   if config.max_number_of_steps is not None:
     all_hooks.append(v1.train.StopAtStepHook(
         last_step=config.max_number_of_steps))
@@ -234,7 +290,7 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
       num_steps=num_steps,
       first_losses=first_losses,
       last_losses=list(last_losses),
-      checkpoint=tf.train.latest_checkpoint(config.train_dir),
+      checkpoint=checkpoints.latest_checkpoint(config.train_dir),
       resumed_from=resumed_from,
       restore_report=report,
       wall_time_secs=ended - started,
@@ -268,7 +324,7 @@ def _diverged(config, error, is_chief):
     good = hooks_lib.roll_back_checkpoints(config.train_dir,
                                            error.first_bad_step)
   else:
-    good = tf.train.latest_checkpoint(config.train_dir)
+    good = checkpoints.latest_checkpoint(config.train_dir)
   where = ('%s (step %s)' % (good, scopes.checkpoint_step(good)) if good
            else 'none (the next run starts afresh)')
   return errors.TrainingDivergedError(

@@ -10,9 +10,9 @@ fc1/weights`, ...).
     scopes.filter_variables(v1.trainable_variables(), ['net/logits'])
 """
 import fnmatch
-import re
 
-from nets.tf_compat import tf, v1
+from nets import checkpoints
+from nets.tf_compat import v1
 from training import errors
 
 # Keras names a weight `kernel` or `bias`; Slim checkpoints say `weights` or
@@ -115,13 +115,8 @@ def checkpoint_var_list(variables):
   return var_list
 
 
-_CHECKPOINT_SUFFIX = re.compile(r'-(\d+)$')
-
-
-def checkpoint_step(checkpoint_path):
-  """The global step in a checkpoint's file name ('model.ckpt-120' -> 120)."""
-  match = _CHECKPOINT_SUFFIX.search(checkpoint_path or '')
-  return int(match.group(1)) if match else None
+# The global step in a checkpoint's file name ('model.ckpt-120' -> 120).
+checkpoint_step = checkpoints.checkpoint_step
 
 
 def checkpoint_problems(checkpoint, var_list, max_names=8):
@@ -133,7 +128,7 @@ def checkpoint_problems(checkpoint, var_list, max_names=8):
   Returns:
     A list of readable problems (empty when everything fits).
   """
-  shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
+  shapes = checkpoints.load_reader(checkpoint).get_variable_to_shape_map()
   missing = sorted(n for n in var_list if n not in shapes)
   mismatched = sorted(
       '%s (checkpoint %s, model %s)' % (n, shapes[n], v.shape.as_list())

@@ -18,7 +18,8 @@ from nets.tf_compat import tf, v1
 
 def _checkpoint_has_se(checkpoint):
   return any(scope in name
-             for name, _ in tf.train.list_variables(checkpoint)
+             for name in checkpoints.load_reader(
+                 checkpoint).get_variable_to_shape_map()
              for scope in checkpoints.SE_FRESH_SCOPES)
 
 
