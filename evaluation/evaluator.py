@@ -361,6 +361,34 @@ def _watched_directory(path):
   return path
 
 
+def new_checkpoints(directory, min_interval_secs=0, timeout=None,
+                    poll_secs=1.0):
+  """Yields each new newest checkpoint of `directory` as it appears.
+
+  Checkpoints are found by `checkpoints.latest_checkpoint` (the state file
+  resolved inside `directory`, so a copied or moved train_dir works). At most
+  one checkpoint per `min_interval_secs`; returns after `timeout` seconds
+  without a new one (None: never).
+
+  Example:
+    for checkpoint in new_checkpoints('/tmp/train', 60, timeout=600): ...
+  """
+  last = None
+  while True:
+    waited_since = time.time()
+    while True:
+      latest = checkpoints.latest_checkpoint(directory)
+      if latest is not None and latest != last:
+        break
+      if timeout is not None and time.time() - waited_since > timeout:
+        return
+      time.sleep(poll_secs)
+    started = time.time()
+    last = latest
+    yield latest
+    time.sleep(max(0.0, min_interval_secs - (time.time() - started)))
+
+
 def evaluation_loop(config, eval_interval_secs, timeout=None,
                     max_number_of_evaluations=None, callback=None):
   """Evaluates each new checkpoint in `config.checkpoint_path` (a directory).
@@ -372,6 +400,9 @@ def evaluation_loop(config, eval_interval_secs, timeout=None,
   Returns:
     The list of result dicts, in order.
 
+  Raises:
+    EvaluationError: `timeout` passed and no checkpoint ever appeared.
+
   Example:
     results = evaluation_loop(config, eval_interval_secs=60, timeout=3600)
   """
@@ -381,8 +412,7 @@ def evaluation_loop(config, eval_interval_secs, timeout=None,
     logging.info('Watching %s for new checkpoints (at most one evaluation '
                  'per %s s, timeout %s s)', directory, eval_interval_secs,
                  timeout)
-    for checkpoint in tf.train.checkpoints_iterator(
-        directory, min_interval_secs=eval_interval_secs, timeout=timeout):
+    for checkpoint in new_checkpoints(directory, eval_interval_secs, timeout):
       try:
         result = evaluator.evaluate(checkpoint)
       except tf.errors.NotFoundError as e:
@@ -396,6 +426,10 @@ def evaluation_loop(config, eval_interval_secs, timeout=None,
       if (max_number_of_evaluations and
           len(results) >= max_number_of_evaluations):
         break
+  if timeout is not None and not results:
+    raise EvaluationError(
+        'no checkpoint appeared in %s within --timeout=%g s: is training '
+        'writing to this directory (its --train_dir)?' % (directory, timeout))
   if timeout is not None:
     logging.info('No new checkpoint in %s for %s s; stopping after %d '
                  'evaluations', directory, timeout, len(results))

@@ -99,7 +99,20 @@ class RestoreReport:
 
 
 class NotACheckpointError(CheckpointMismatchError):
-  """A path named as a checkpoint holds something TensorFlow cannot read."""
+  """A path named as a checkpoint holds something TensorFlow cannot read.
+
+  Attributes:
+    path: the checkpoint prefix.
+    detail: what TensorFlow said, on one line.
+  """
+
+  def __init__(self, path, detail, advice=None):
+    super().__init__('%s is not a TensorFlow checkpoint (%s): %s' % (
+        path, detail, advice or
+        'pass the prefix of a checkpoint written by a tf.train.Saver (the '
+        'name before .index), or copy it again if it was damaged'))
+    self.path = path
+    self.detail = detail
 
 
 # The state file TensorFlow's savers keep in a checkpoint directory.
@@ -132,10 +145,7 @@ def load_reader(checkpoint):
     return tf.train.load_checkpoint(checkpoint)
   except tf.errors.OpError as e:
     detail = ' '.join((e.message or type(e).__name__).split())
-    raise NotACheckpointError(
-        '%s is not a TensorFlow checkpoint (%s): pass the prefix of a '
-        'checkpoint written by a tf.train.Saver (the name before .index), or '
-        'copy it again if it was damaged' % (checkpoint, detail)) from None
+    raise NotACheckpointError(checkpoint, detail) from None
 
 
 def _real_dir(path):
@@ -373,7 +383,7 @@ def _map_scope(name, model_scope, checkpoint_model_scope):
 
 def plan_restore(checkpoint_path, variables, checkpoint_model_scope=None,
                  model_scope=None, exclude_scopes=(), ignore_missing_vars=False,
-                 fresh_scopes=()):
+                 fresh_scopes=(), suggest_flags=False):
   """Matches graph variables to checkpoint tensors; restores nothing.
 
   Args:
@@ -392,6 +402,9 @@ def plan_restore(checkpoint_path, variables, checkpoint_model_scope=None,
     fresh_scopes: graph sub-scope names (matched anywhere in the name, e.g.
       '/se/') expected to be absent and left fresh (SE blocks when warm
       starting from a plain ResNet).
+    suggest_flags: on failure, also suggest the trainer's flags that fit
+      (`--checkpoint_model_scope`, `--checkpoint_exclude_scopes`,
+      `--ignore_missing_vars`).
 
   Returns:
     ({checkpoint name: variable}, RestoreReport)
@@ -435,11 +448,67 @@ def plan_restore(checkpoint_path, variables, checkpoint_model_scope=None,
   report.unused = sorted(set(shapes) - set(var_map) - {
       n for n in shapes if n == 'global_step' or '/ExponentialMovingAverage'
       in n or '/Momentum' in n or '/Adam' in n or '/RMSProp' in n})
-  _raise_if_unfit(report, missing)
+  if missing or report.mismatched:
+    suggestion = None
+    if suggest_flags:
+      suggestion = _suggest_flags(
+          missing, report, shapes, model_scope, checkpoint_model_scope,
+          partly_restored=bool(var_map or report.fresh))
+    _raise_if_unfit(report, missing, suggestion)
   return var_map, report
 
 
-def _raise_if_unfit(report, missing):
+def _scope_of(names):
+  """The deepest scope (a '/' prefix, without the last component) that all
+  `names` share, or ''."""
+  parts = [n.split('/')[:-1] for n in names]
+  common = []
+  for level in zip(*parts):
+    if len(set(level)) != 1:
+      break
+    common.append(level[0])
+  return '/'.join(common)
+
+
+def _suggest_flags(missing, report, shapes, model_scope,
+                   checkpoint_model_scope, partly_restored):
+  """The trainer flags that would make the checkpoint fit, as a sentence,
+  or None when none would."""
+  if missing and checkpoint_model_scope is None:
+    best, fixed = None, 0
+    for top in _top_scopes(shapes):
+      count = sum(1 for m in missing if '/' in m and
+                  top + '/' + m.split('/', 1)[1] in shapes)
+      if count > fixed:
+        best, fixed = top, count
+    if best is not None and fixed * 2 >= len(missing):
+      return ('pass --checkpoint_model_scope=%s: the names differ only by '
+              'their top scope, %s in the model and %s in the checkpoint' % (
+                  best, ', '.join(_top_scopes(missing)), best))
+  suggestions = []
+  if report.mismatched:
+    unmap = lambda n: _map_scope(n, checkpoint_model_scope, model_scope)
+    scopes = []
+    for name, _, _ in report.mismatched:
+      scope = unmap(name).rsplit('/', 1)[0]
+      if scope not in scopes:
+        scopes.append(scope)
+    suggestions.append('--checkpoint_exclude_scopes=%s to leave %s freshly '
+                       'initialised' % (','.join(scopes), 'it' if len(scopes)
+                                        == 1 else 'them'))
+  if missing and partly_restored:
+    scope = _scope_of([_map_scope(m, checkpoint_model_scope, model_scope)
+                       for m in missing])
+    if scope.count('/') >= 1:
+      suggestions.append('--checkpoint_exclude_scopes=%s' % scope)
+    suggestions.append('--ignore_missing_vars to leave the missing variables '
+                       'freshly initialised')
+  if not suggestions:
+    return None
+  return 'pass ' + ', or '.join(suggestions)
+
+
+def _raise_if_unfit(report, missing, suggestion=None):
   problems = []
   if missing:
     problems.append('%d variables of the model are missing from the '
@@ -461,8 +530,10 @@ def _raise_if_unfit(report, missing):
                     (name, ckpt_shape, graph_shape, hint))
   if problems:
     raise CheckpointMismatchError(
-        'Checkpoint %s does not fit the model:\n  %s\nUnused in the '
-        'checkpoint: %s' % (report.checkpoint, '\n  '.join(problems),
+        'Checkpoint %s does not fit the model%s:\n  %s\nUnused in the '
+        'checkpoint: %s' % (report.checkpoint,
+                            ' (to fix it, %s)' % suggestion if suggestion
+                            else '', '\n  '.join(problems),
                             ', '.join(report.unused[:10]) or 'none'))
 
 

@@ -88,7 +88,13 @@ def check_resumable(checkpoint, var_list):
   Raises:
     CheckpointMismatchError: naming missing and mismatched variables.
   """
-  problems = scopes.checkpoint_problems(checkpoint, var_list)
+  try:
+    problems = scopes.checkpoint_problems(checkpoint, var_list)
+  except checkpoints.NotACheckpointError as e:
+    raise checkpoints.NotACheckpointError(
+        e.path, e.detail, 'it is the newest checkpoint of --train_dir; move '
+        'its files away to resume from the one before, or use a new '
+        '--train_dir') from None
   if problems:
     raise checkpoints.CheckpointMismatchError(
         'cannot resume from %s: it was written by a different model or '

@@ -52,7 +52,7 @@ def plan_warm_start(config, variables, ema=None):
       model_scope=config.model_scope if mapped else None,
       exclude_scopes=list(config.checkpoint_exclude_scopes),
       ignore_missing_vars=config.ignore_missing_vars,
-      fresh_scopes=fresh_scopes)
+      fresh_scopes=fresh_scopes, suggest_flags=True)
   sync_averages = _sync_averages_op(ema, variables, report, config)
 
   def init_fn(session):
