@@ -13,8 +13,10 @@ without one: add --eval_interval_secs=30 --timeout=600.
 Prints accuracy, recall@5 and loss; writes TensorBoard summaries and
 eval_results.json (latest) / eval_results.jsonl (all) to --eval_dir, and with
 --confusion_matrix also confusion_matrix.csv and .png. The default split is
-the dataset's validation or test split. Bad input (no checkpoint, a checkpoint
-of another network, an unknown split) prints one `error:` line and exits 1.
+the dataset's validation or test split. Bad input (no checkpoint, a file that is
+not a checkpoint, a checkpoint of another network, an unknown split, a watch
+that sees no checkpoint within --timeout) prints one `error:` line and exits 1.
+A directory copied or moved with its checkpoints is read from where it is.
 """
 from absl import app
 from absl import flags
