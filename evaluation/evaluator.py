@@ -235,7 +235,11 @@ class Evaluator:
     with self.graph.as_default(), v1.Session(
         config.master, config=config.session_config()) as sess:
       sess.run(self.model.iterator_initializer)
-      self._saver(planned).restore(sess, planned.checkpoint)
+      try:
+        self._saver(planned).restore(sess, planned.checkpoint)
+      except tf.errors.DataLossError as e:
+        raise checkpoints.NotACheckpointError(
+            planned.checkpoint, checkpoints.op_error_detail(e)) from None
       while (config.max_num_batches is None or
              totals.batches < config.max_num_batches):
         try:

@@ -41,7 +41,11 @@ def checkpoint_step(checkpoint):
   the `-N` suffix of its name, else None."""
   reader = checkpoints.load_reader(checkpoint)
   if reader.has_tensor('global_step'):
-    return int(reader.get_tensor('global_step'))
+    try:
+      return int(reader.get_tensor('global_step'))
+    except tf.errors.OpError as e:
+      raise checkpoints.NotACheckpointError(
+          checkpoint, checkpoints.op_error_detail(e)) from None
   return checkpoints.checkpoint_step(checkpoint)
 
 

@@ -144,8 +144,18 @@ def load_reader(checkpoint):
   try:
     return tf.train.load_checkpoint(checkpoint)
   except tf.errors.OpError as e:
-    detail = ' '.join((e.message or type(e).__name__).split())
-    raise NotACheckpointError(checkpoint, detail) from None
+    raise NotACheckpointError(checkpoint, op_error_detail(e)) from None
+
+
+def op_error_detail(error):
+  """The line of a TensorFlow `OpError` that says what went wrong (not the
+  'Graph execution error' frame around it), without a 'TensorBundle at
+  <path>' prefix."""
+  lines = [l.strip() for l in (error.message or '').splitlines()]
+  detail = next((lines[i + 1] for i, l in enumerate(lines[:-1])
+                 if l.startswith('Node: ')), None)
+  detail = detail or next((l for l in lines if l), type(error).__name__)
+  return re.sub(r'^TensorBundle at \S+ ', 'data file ', detail)
 
 
 def _real_dir(path):
@@ -549,7 +559,11 @@ def warm_start_fn(checkpoint_path, variables, **plan_kwargs):
 
   def init_fn(session):
     if saver is not None:
-      saver.restore(session, report.checkpoint)
+      try:
+        saver.restore(session, report.checkpoint)
+      except tf.errors.DataLossError as e:
+        raise NotACheckpointError(report.checkpoint,
+                                  op_error_detail(e)) from None
 
   return init_fn, report
 

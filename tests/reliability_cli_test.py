@@ -15,8 +15,11 @@ import numpy as np
 import pytest
 
 from nets import checkpoints
+from nets import nets_factory
+from nets.tf_compat import tf, v1
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
+from training import scopes
 
 EVAL_SCRIPT = os.path.join(train_testlib.ROOT, 'eval_image_classifier.py')
 
@@ -63,6 +66,27 @@ def _not_a_checkpoint(prefix):
       f.write(rng.bytes(300))
 
 
+def _write_resumable_checkpoint(prefix):
+  """What a simple_cnn run with sgd saves: the model and the global step."""
+  with tf.Graph().as_default():
+    nets_factory.get_network_fn('simple_cnn', 10, is_training=True)(
+        tf.zeros([1, 16, 16, 3]))
+    v1.train.get_or_create_global_step()
+    with v1.Session() as session:
+      session.run(v1.global_variables_initializer())
+      v1.train.Saver(scopes.checkpoint_var_list(v1.global_variables())).save(
+          session, prefix, write_meta_graph=False)
+
+
+def _damage_data(prefix):
+  """Random bytes in place of a real checkpoint's data file (its index, and
+  so its names and shapes, stay good)."""
+  data = prefix + '.data-00000-of-00001'
+  size = os.path.getsize(data)
+  with open(data, 'wb') as f:
+    f.write(np.random.RandomState(1).bytes(size))
+
+
 def test_a_file_that_is_not_a_checkpoint(digits_dir, tmp_path):
   bad = str(tmp_path / 'bad' / 'model.ckpt')
   _not_a_checkpoint(bad)
@@ -70,6 +94,13 @@ def test_a_file_that_is_not_a_checkpoint(digits_dir, tmp_path):
   resume_dir = str(tmp_path / 'resume')
   _not_a_checkpoint(os.path.join(resume_dir, 'model.ckpt-10'))
   with open(os.path.join(resume_dir, 'checkpoint'), 'w') as f:
+    f.write('model_checkpoint_path: "model.ckpt-10"\n')
+  # A good index with a damaged data file, to resume from and to evaluate.
+  damaged_dir = str(tmp_path / 'damaged')
+  damaged = os.path.join(damaged_dir, 'model.ckpt-10')
+  _write_resumable_checkpoint(damaged)
+  _damage_data(damaged)
+  with open(os.path.join(damaged_dir, 'checkpoint'), 'w') as f:
     f.write('model_checkpoint_path: "model.ckpt-10"\n')
   done = _finish_all({
       'warm start': _start(train_testlib.train_flags(
@@ -79,6 +110,11 @@ def test_a_file_that_is_not_a_checkpoint(digits_dir, tmp_path):
           digits_dir, resume_dir, max_number_of_steps=12)),
       'eval': _start(_eval_args(digits_dir, bad, tmp_path / 'eval'),
                      script=EVAL_SCRIPT),
+      'resume, damaged data': _start(train_testlib.train_flags(
+          digits_dir, damaged_dir, max_number_of_steps=12)),
+      'eval, damaged data': _start(
+          _eval_args(digits_dir, damaged_dir, tmp_path / 'eval2'),
+          script=EVAL_SCRIPT),
   })
   for name, path in (('warm start', bad), ('eval', bad),
                      ('resume', os.path.join(resume_dir, 'model.ckpt-10'))):
@@ -88,7 +124,16 @@ def test_a_file_that_is_not_a_checkpoint(digits_dir, tmp_path):
     assert line.startswith(
         'error: %s is not a TensorFlow checkpoint (not an sstable (bad magic '
         'number)): ' % path), (name, line)
-  assert 'use a new --train_dir' in _error_line(done['resume'])
+  for name in ('resume, damaged data', 'eval, damaged data'):
+    proc = done[name]
+    assert proc.returncode == 1, (name, proc.stderr)
+    line = _error_line(proc)
+    assert line.startswith(
+        'error: %s is not a TensorFlow checkpoint (data file ' % damaged), (
+            name, line)
+    assert 'Checksum does not match' in line and len(line) < 400, line
+  for name in ('resume', 'resume, damaged data'):
+    assert 'use a new --train_dir' in _error_line(done[name])
   assert 'pass the prefix of a checkpoint' in _error_line(done['eval'])
 
 

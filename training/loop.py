@@ -82,6 +82,11 @@ def session_config(config, device_filters=None):
       device_filters=device_filters)
 
 
+_RESUME_ADVICE = ('it is the newest checkpoint of --train_dir; move its files '
+                  'away to resume from the one before, or use a new '
+                  '--train_dir')
+
+
 def check_resumable(checkpoint, var_list):
   """Fails if the checkpoint in train_dir was not written by this model.
 
@@ -91,10 +96,8 @@ def check_resumable(checkpoint, var_list):
   try:
     problems = scopes.checkpoint_problems(checkpoint, var_list)
   except checkpoints.NotACheckpointError as e:
-    raise checkpoints.NotACheckpointError(
-        e.path, e.detail, 'it is the newest checkpoint of --train_dir; move '
-        'its files away to resume from the one before, or use a new '
-        '--train_dir') from None
+    raise checkpoints.NotACheckpointError(e.path, e.detail,
+                                          _RESUME_ADVICE) from None
   if problems:
     raise checkpoints.CheckpointMismatchError(
         'cannot resume from %s: it was written by a different model or '
@@ -266,8 +269,8 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
   started = time.time()
   first_step_done = last_step_done = None
   try:
-    with _monitored_session(
-        config, master, is_chief, scaffold, all_hooks,
+    with _restoring_session(
+        resumed_from, config, master, is_chief, scaffold, all_hooks,
         session_config_proto or session_config(config),
         stop_grace_period_secs) as session:
       # A run resumed (or a worker joining) at its last step has no step
@@ -301,6 +304,18 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
       restore_report=report,
       wall_time_secs=ended - started,
       images_per_sec=images_per_sec)
+
+
+def _restoring_session(resumed_from, *args):
+  """`_monitored_session(*args)`; a resume checkpoint whose data cannot be
+  read (the session restores it) becomes a `NotACheckpointError`."""
+  try:
+    return _monitored_session(*args)
+  except tf.errors.DataLossError as e:
+    if not resumed_from:
+      raise
+    raise checkpoints.NotACheckpointError(
+        resumed_from, checkpoints.op_error_detail(e), _RESUME_ADVICE) from None
 
 
 def _monitored_session(config, master, is_chief, scaffold, hooks,
