@@ -198,7 +198,8 @@ class TrainConfig:
     Returns:
       self, for chaining.
     """
-    if self._check_deployment(environ).job_name == 'ps':
+    spec = self._check_deployment(environ)
+    if spec.job_name == 'ps':
       return self
     _check(self.dataset_dir, '--dataset_dir is required: the directory with '
            'the TFRecords (e.g. python download_and_convert_data.py '
@@ -230,7 +231,8 @@ class TrainConfig:
            '--checkpoint_model_scope needs --checkpoint_path')
     _check(self.checkpoint_path or not self.checkpoint_exclude_scopes,
            '--checkpoint_exclude_scopes needs --checkpoint_path')
-    check_writable_dir('--train_dir', self.train_dir)
+    if spec.is_chief:  # The only process that writes there.
+      check_writable_dir('--train_dir', self.train_dir)
     return self
 
   def _check_model_options(self):
