@@ -29,13 +29,12 @@ class UnsafePickleError(DatasetError, pickle.UnpicklingError):
   """A pickle asked for a callable outside the admitted list."""
 
 
-def setup_hint(dataset):
+def setup_hint(dataset, prefix='make it with: '):
   """How to (re)make a dataset split's files, for error messages."""
   if dataset.name == 'imagenet':
     return "build it with Slim's ImageNet scripts (see datasets/imagenet.py)"
-  return ('make it with: python download_and_convert_data.py '
-          '--dataset_name=%s --dataset_dir=%s' %
-          (dataset.name, dataset.dataset_dir))
+  return ('%spython download_and_convert_data.py --dataset_name=%s '
+          '--dataset_dir=%s' % (prefix, dataset.name, dataset.dataset_dir))
 
 
 def message_lines(error):

@@ -215,4 +215,5 @@ def explain(dataset, error):
     return None
   return errors.DatasetError(
       '%s. Reconvert the dataset (%s), or pass --skip_bad_records to leave '
-      'out the bad records' % (describe(bad), errors.setup_hint(dataset)))
+      'out the bad records' % (describe(bad).rstrip('.'),
+                               errors.setup_hint(dataset, prefix='')))

@@ -358,5 +358,6 @@ def run(argv):
 
 
 if __name__ == '__main__':
+  from evaluation import script_util  # pylint: disable=g-import-not-at-top
   define_flags()
-  app.run(run)
+  app.run(run, flags_parser=script_util.parse_flags)

@@ -405,10 +405,12 @@ _OPTION_FLAGS = ('depth_multiplier', 'se_ratio', 'se_use_biases',
 
 def main(argv):
   # pylint: disable=g-import-not-at-top
-  from absl import app, flags
+  from absl import flags
+  from evaluation import script_util
   # pylint: enable=g-import-not-at-top
   if len(argv) > 1:
-    raise app.UsageError('Unexpected arguments: %s' % ' '.join(argv[1:]))
+    return script_util.fail('unexpected arguments: %s' % ' '.join(argv[1:]),
+                            script_util.FLAG_ERROR)
   flag_values = flags.FLAGS
   options = {name: flag_values[name].value for name in _OPTION_FLAGS
              if flag_values[name].value is not None}
@@ -421,13 +423,15 @@ def main(argv):
                     num_classes=flag_values.num_classes, by=flag_values.by,
                     **options)
   except (ValueError, TypeError) as error:
-    raise app.UsageError(str(error))
+    return script_util.fail(error, script_util.FLAG_ERROR)
   print(summary.table())
+  return 0
 
 
 if __name__ == '__main__':
   # pylint: disable=g-import-not-at-top
   from absl import app
+  from evaluation import script_util
   # pylint: enable=g-import-not-at-top
   _define_flags()
-  app.run(main)
+  app.run(main, flags_parser=script_util.parse_flags)

@@ -180,10 +180,12 @@ def _define_flags():
 
 def main(argv):
   # pylint: disable=g-import-not-at-top
-  from absl import app, flags
+  from absl import flags
+  from evaluation import script_util
   # pylint: enable=g-import-not-at-top
   if len(argv) > 1:
-    raise app.UsageError('Unexpected arguments: %s' % ' '.join(argv[1:]))
+    return script_util.fail('unexpected arguments: %s' % ' '.join(argv[1:]),
+                            script_util.FLAG_ERROR)
   f = flags.FLAGS
   images = np.random.RandomState(f.seed).uniform(
       -1, 1, [f.batch_size, f.image_size, f.image_size, 3]).astype(np.float32)
@@ -207,6 +209,7 @@ def main(argv):
 if __name__ == '__main__':
   # pylint: disable=g-import-not-at-top
   from absl import app
+  from evaluation import script_util
   # pylint: enable=g-import-not-at-top
   _define_flags()
-  app.run(main)
+  app.run(main, flags_parser=script_util.parse_flags)
