@@ -76,12 +76,14 @@ def list_files(dataset, check_records=True):
   if not tf.io.gfile.isdir(directory):
     raise errors.DatasetError(
         'dataset directory %s does not exist (dataset %s, split %s); %s' %
-        (directory, dataset.name, dataset.split_name, errors.setup_hint(dataset)))
+        (directory, dataset.name, dataset.split_name,
+         errors.setup_hint(dataset)))
   contents = sorted(tf.io.gfile.listdir(directory))
   if not contents:
     raise errors.DatasetError(
         'dataset directory %s is empty (dataset %s, split %s); %s' %
-        (directory, dataset.name, dataset.split_name, errors.setup_hint(dataset)))
+        (directory, dataset.name, dataset.split_name,
+         errors.setup_hint(dataset)))
   files = sorted(f for f in tf.io.gfile.glob(pattern)
                  if not tf.io.gfile.isdir(f))
   if not files:

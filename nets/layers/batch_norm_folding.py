@@ -142,7 +142,8 @@ def onednn_enabled():
   (`_FusedConv2D` with Add) exists only then; folding is still correct,
   and still removes the batch norm, without it.
   """
-  from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  from tensorflow.python.util import _pywrap_util_port
   return bool(_pywrap_util_port.IsMklEnabled())
 
 
