@@ -51,6 +51,32 @@ def parse_flags(argv):
     sys.exit(FLAG_ERROR)
 
 
+def check_flags_early(define_flags, check=None, argv=None):
+  """Defines, parses and checks a command line's flags; a bad one exits 2.
+
+  For a `python -m` command line whose module imports TensorFlow at the
+  top: called in an `if __name__ == '__main__':` block before those imports,
+  so a bad flag is reported at once. `app.run` parses the flags again later.
+
+  Args:
+    define_flags: defines the flags (must not import TensorFlow).
+    check: optional; raises `ValueError` for a bad value (exit 2).
+    argv: the command line (default `sys.argv`).
+
+  Example:
+    if __name__ == '__main__':
+      script_util.check_flags_early(_define_flags, _check_flags)
+  """
+  from absl import app  # pylint: disable=g-import-not-at-top,unused-import
+  define_flags()
+  parse_flags(sys.argv if argv is None else argv)
+  if check is not None:
+    try:
+      check()
+    except ValueError as e:
+      sys.exit(fail(e, FLAG_ERROR))
+
+
 def user_errors():
   """The exception types a user can cause (TensorFlow's only if loaded)."""
   types = (ValueError, OSError)

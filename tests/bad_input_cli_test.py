@@ -26,8 +26,12 @@ _WRAPPER = (
     'import atexit, runpy, sys\n'
     'atexit.register(lambda: sys.stderr.write("TENSORFLOW_LOADED=%s\\n" % '
     '("tensorflow" in sys.modules)))\n'
-    'sys.argv = sys.argv[1:]\n'
-    'runpy.run_path(sys.argv[0], run_name="__main__")\n')
+    'if sys.argv[1] == "-m":\n'
+    '  sys.argv = sys.argv[2:]\n'
+    '  runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)\n'
+    'else:\n'
+    '  sys.argv = sys.argv[1:]\n'
+    '  runpy.run_path(sys.argv[0], run_name="__main__")\n')
 
 
 def _start(args, wrapped=False):
@@ -102,21 +106,31 @@ def test_bad_flags_exit_2_before_tensorflow_is_imported(tmp_path):
   assert not os.path.exists(out) and not os.path.exists(data)
 
 
-def test_the_nets_command_lines_exit_2_for_a_bad_flag():
+def test_the_nets_command_lines_exit_2_before_tensorflow_is_imported():
   cases = {
-      'summary enum': ['-m', 'nets.model_summary', '--style=bogus'],
-      'summary model': ['-m', 'nets.model_summary',
-                        '--model_name=resnet_v1_7'],
-      'distance enum': ['-m', 'nets.warm_start_distance', '--style=bogus'],
-      'inspect enum': ['-m', 'nets.inspect_checkpoint',
-                       '--checkpoint_path=x', '--layer_style=bogus'],
+      'summary enum': (['-m', 'nets.model_summary', '--style=bogus'],
+                       'flag --style=bogus'),
+      'summary model': (['-m', 'nets.model_summary',
+                         '--model_name=resnet_v1_7'],
+                        "unknown network name 'resnet_v1_7'"),
+      'distance plain': (['-m', 'nets.warm_start_distance',
+                          '--model_name=resnet_v1_50'],
+                         '--model_name=resnet_v1_50 is not an SE network'),
+      'inspect enum': (['-m', 'nets.inspect_checkpoint',
+                        '--checkpoint_path=x', '--layer_style=bogus'],
+                       'flag --layer_style=bogus'),
+      'inspect required': (['-m', 'nets.inspect_checkpoint'],
+                           'flag --checkpoint_path=None'),
   }
-  procs = {name: _start(args) for name, args in cases.items()}
-  for name in cases:
+  procs = {name: _start(args, wrapped=True)
+           for name, (args, _) in cases.items()}
+  for name, (_, expected) in cases.items():
     code, _, err = _finish(procs[name])
     assert code == 2, (name, err)
+    assert 'TENSORFLOW_LOADED=False' in err, (name, err)
     lines = _error_lines(err)
     assert len(lines) == 1 and lines[0].startswith('error: '), (name, err)
+    assert expected.lower() in lines[0].lower(), (name, lines[0])
 
 
 # ---- bad TFRecords ----------------------------------------------------------
