@@ -31,6 +31,13 @@ after the last batch (`MonitoredSession.should_stop()` turns true).
 
 Labels are returned as stored; a `labels_offset` (ImageNet's background
 class) is the caller's business.
+
+A bad record past the first (a truncated file, an undecodable image, a label
+out of range) fails the run in TensorFlow; `record_scan.explain` then names
+its file and index (the scripts do). With `skip_bad_records` (the scripts'
+--skip_bad_records) every record is checked once when the dataset is built,
+the count of bad ones is logged, and they are left out. The normal path runs
+no Python per record.
 """
 import collections
 import os

@@ -191,11 +191,26 @@ def summary(scans, max_listed=10):
       len(bad), len({b.path for b in bad}), len(scans), shown, more)
 
 
+# Ops whose failure a bad record causes: the input iterator (reading,
+# decoding) and the trainer's label range check.
+_DATA_OP_TYPES = ('IteratorGetNext', 'IteratorGetNextSync')
+_LABEL_CHECK_NAME = 'check_labels'
+
+
+def _from_the_data(error):
+  """Whether `error` may come from a record (not, e.g., a checkpoint)."""
+  op = getattr(error, 'op', None)
+  if not isinstance(error, tf.errors.OpError) or op is None:
+    return True  # e.g. the evaluator's label check, in Python
+  return op.type in _DATA_OP_TYPES or _LABEL_CHECK_NAME in op.name
+
+
 def explain(dataset, error):
   """A `DatasetError` naming the bad record behind a failed run, or None.
 
-  Scans the split's files (see `find_first_bad`); None if every record is
-  good, i.e. `error` came from something else.
+  Scans the split's files (see `find_first_bad`) if `error` was raised by
+  the input iterator or the label check; None if it was not, or if every
+  record is good (`error` came from something else).
 
   Args:
     dataset: the `DatasetSplit` the run read.
@@ -205,6 +220,8 @@ def explain(dataset, error):
     except tf.errors.OpError as e:
       raise record_scan.explain(dataset, e) or e
   """
+  if not _from_the_data(error):
+    return None
   files = sorted(f for f in tf.io.gfile.glob(dataset.file_pattern)
                  if not tf.io.gfile.isdir(f))
   logging.info('The run failed (%s); looking for a bad record in the %d '
