@@ -273,9 +273,11 @@ def _good_records(dataset, files, decoder):
   else:
     logging.info('--skip_bad_records: %s of %s/%s', record_scan.summary(
         scans), dataset.name, dataset.split_name)
-  if bad and all(scan.readable == 0 for scan in scans):
-    raise errors.DatasetError('no readable record in %s' %
-                              dataset.file_pattern)
+  if not sum(scan.num_good for scan in scans):
+    raise errors.DatasetError(
+        'no good record in %s (%s); %s' % (
+            dataset.file_pattern, record_scan.summary(scans, max_listed=3),
+            errors.setup_hint(dataset, prefix='reconvert it: ')))
   limits = [-1 if scan.readable is None else scan.readable for scan in scans]
   skipped = tf.ragged.constant(
       [[b.index for b in scan.bad] for scan in scans], dtype=tf.int64,

@@ -28,7 +28,8 @@ from nets.tf_compat import tf, v1
 BadRecord = collections.namedtuple('BadRecord', ['path', 'index', 'reason'])
 BadRecord.__doc__ = """One bad record: its file, its 0-based index, why."""
 
-FileScan = collections.namedtuple('FileScan', ['path', 'readable', 'bad'])
+FileScan = collections.namedtuple('FileScan', ['path', 'readable', 'bad',
+                                               'num_good'])
 FileScan.__doc__ = """What `scan_file` found in one file.
 
 Attributes:
@@ -37,6 +38,7 @@ Attributes:
     corrupt, or None if the whole file reads.
   bad: the `BadRecord`s among the readable records (and the truncation
     itself, at index `readable`), in index order.
+  num_good: the records left when the bad ones are skipped.
 """
 
 # Records decoded per session call when looking for undecodable images.
@@ -53,7 +55,8 @@ _message = error_line
 
 
 def _python_pass(path, decoder, num_classes, stop_at_first):
-  """Reads the file in Python; returns (readable or None, [BadRecord])."""
+  """Reads the file in Python; returns (readable or None, [BadRecord],
+  records read)."""
   bad = []
   count = 0
   try:
@@ -62,14 +65,14 @@ def _python_pass(path, decoder, num_classes, stop_at_first):
       if reason:
         bad.append(BadRecord(path, count, reason))
         if stop_at_first:
-          return None, bad
+          return None, bad, count + 1
       count += 1
   except tf.errors.OpError as e:
     bad.append(BadRecord(
         path, count, 'the file is truncated or corrupt from here on (%s)' %
         _message(e)))
-    return count, bad
-  return None, bad
+    return count, bad, count
+  return None, bad, count
 
 
 def _readable_records(path, readable):
@@ -137,15 +140,17 @@ def scan_file(path, decoder, num_classes, stop_at_first=False):
   Example:
     scan = scan_file('/tmp/digits/digits_train.tfrecord', dataset.decoder, 10)
   """
-  readable, bad = _python_pass(path, decoder, num_classes, stop_at_first)
+  readable, bad, count = _python_pass(path, decoder, num_classes,
+                                      stop_at_first)
   if bad and stop_at_first:
-    return FileScan(path, readable, bad[:1])
+    return FileScan(path, readable, bad[:1], None)
   known = {b.index for b in bad}
   bad += _undecodable(path, decoder, readable, known)
   bad.sort(key=lambda b: b.index)
+  num_good = count - sum(1 for b in bad if b.index != readable)
   if stop_at_first:
     bad = bad[:1]
-  return FileScan(path, readable, bad)
+  return FileScan(path, readable, bad, num_good)
 
 
 def scan_files(files, decoder, num_classes):
@@ -163,7 +168,7 @@ def find_first_bad(files, decoder, num_classes):
     bad = find_first_bad(pipeline.list_files(dataset), dataset.decoder, 10)
   """
   for path in files:
-    readable, bad = _python_pass(path, decoder, num_classes, True)
+    _, bad, _ = _python_pass(path, decoder, num_classes, True)
     if bad:
       return bad[0]
   for path in files:
@@ -187,8 +192,9 @@ def summary(scans, max_listed=10):
   shown = '; '.join(describe(b) for b in bad[:max_listed])
   more = ' and %d more' % (len(bad) - max_listed) if len(bad) > max_listed \
       else ''
-  return '%d bad records in %d of %d files: %s%s' % (
-      len(bad), len({b.path for b in bad}), len(scans), shown, more)
+  return '%d bad record%s in %d of %d files: %s%s' % (
+      len(bad), '' if len(bad) == 1 else 's', len({b.path for b in bad}),
+      len(scans), shown, more)
 
 
 # Ops whose failure a bad record causes: the input iterator (reading,

@@ -14,9 +14,7 @@ import subprocess
 import sys
 import tarfile
 
-from datasets import dataset_files
-from datasets import tfrecord_io
-from nets.tf_compat import tf
+from tests import bad_records_testlib as bad_records
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 
@@ -135,76 +133,6 @@ def test_the_nets_command_lines_exit_2_before_tensorflow_is_imported():
 
 # ---- bad TFRecords ----------------------------------------------------------
 
-TRAIN_RECORDS = 64
-TEST_RECORDS = 40
-
-
-def _records(path, count):
-  return list(tfrecord_io.iter_records(path, limit=count))
-
-
-def _with_label(record, label):
-  example = tf.train.Example.FromString(record)
-  example.features.feature['image/class/label'].int64_list.value[0] = label
-  return example.SerializeToString()
-
-
-def _with_broken_image(record):
-  example = tf.train.Example.FromString(record)
-  feature = example.features.feature['image/encoded'].bytes_list
-  feature.value[0] = feature.value[0][:40] + b'\0' * 30  # PNG header kept
-  return example.SerializeToString()
-
-
-def _small_digits(source, directory, train_edit=None, test_edit=None):
-  """A 64/40-record copy of digits; `*_edit(records, path)` damages a split."""
-  os.makedirs(directory)
-  for split, count, edit in (('train', TRAIN_RECORDS, train_edit),
-                             ('test', TEST_RECORDS, test_edit)):
-    name = 'digits_%s.tfrecord' % split
-    records = _records(os.path.join(source, name), count)
-    path = os.path.join(directory, name)
-    tfrecord_io.write_tfrecord(path, records)
-    if edit:
-      edit(records, path)
-  dataset_files.write_label_file(
-      dataset_files.read_label_file(source), directory)
-  dataset_files.write_splits_file({'train': TRAIN_RECORDS,
-                                   'test': TEST_RECORDS}, directory)
-  return str(directory)
-
-
-def _bad_label(index):
-  def edit(records, path):
-    records[index] = _with_label(records[index], 57)
-    tfrecord_io.write_tfrecord(path, records)
-  return edit
-
-
-def _bad_image(index):
-  def edit(records, path):
-    records[index] = _with_broken_image(records[index])
-    tfrecord_io.write_tfrecord(path, records)
-  return edit
-
-
-def _both(index_label, index_image):
-  def edit(records, path):
-    records[index_label] = _with_label(records[index_label], 57)
-    records[index_image] = _with_broken_image(records[index_image])
-    tfrecord_io.write_tfrecord(path, records)
-  return edit
-
-
-def _truncated(keep_records):
-  """Cuts the file in the middle of record `keep_records`."""
-  def edit(records, path):
-    size = sum(len(r) + 16 for r in records[:keep_records]) + 20
-    with open(path, 'r+b') as f:
-      f.truncate(size)
-  return edit
-
-
 def _train(dataset_dir, train_dir, *extra):
   return _start([train_testlib.SCRIPT] + train_testlib.train_flags(
       dataset_dir, train_dir, max_number_of_steps=12,
@@ -221,16 +149,18 @@ def _eval(dataset_dir, checkpoint, eval_dir, *extra):
 
 def test_bad_records_are_named_by_file_and_index_or_skipped(digits_dir,
                                                             tmp_path):
-  good = _small_digits(digits_dir, tmp_path / 'good')
+  small = lambda name, *edits: bad_records.small_digits(
+      digits_dir, tmp_path / name, *edits)
+  good = small('good')
   data = {
-      'truncated': _small_digits(digits_dir, tmp_path / 'truncated',
-                                 _truncated(50), _truncated(30)),
-      'label': _small_digits(digits_dir, tmp_path / 'label',
-                             _bad_label(41), _bad_label(33)),
-      'image': _small_digits(digits_dir, tmp_path / 'image',
-                             _bad_image(45), _bad_image(27)),
-      'both': _small_digits(digits_dir, tmp_path / 'both',
-                            _both(3, 60), _both(5, 39)),
+      'truncated': small('truncated', bad_records.truncated(50),
+                         bad_records.truncated(30)),
+      'label': small('label', bad_records.bad_label(41),
+                     bad_records.bad_label(33)),
+      'image': small('image', bad_records.bad_image(45),
+                     bad_records.bad_image(27)),
+      'both': small('both', bad_records.bad_label_and_image(3, 60),
+                    bad_records.bad_label_and_image(5, 39)),
   }
   checkpoint = str(tmp_path / 'ckpt')
   code, _, err = _finish(_train(good, checkpoint))
@@ -279,7 +209,7 @@ def test_bad_records_are_named_by_file_and_index_or_skipped(digits_dir,
   code, out, err = results['eval skip']
   assert code == 0, err
   assert 'on 30 examples of digits/test' in out, out
-  assert 'skipping 1 bad records' in err
+  assert 'skipping 1 bad record in 1 of 1 files' in err
 
 
 # ---- archives ---------------------------------------------------------------
