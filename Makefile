@@ -15,8 +15,17 @@ $(STAMP): requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The network and layer tests run a second time with TensorFlow's oneDNN ops
+# in the mode this run did not use (TF leaves them off by default on e.g. AMD
+# CPUs, on for Intel): every style, output_stride and folding choice must run
+# both ways.
+ONEDNN_TESTS := tests/batch_norm_folding_test.py tests/resnet_styles_test.py \
+	tests/resnet_api_test.py tests/se_block_test.py
+
 test: venv
 	$(PY) -m pytest -q tests
+	TF_ENABLE_ONEDNN_OPTS=$$($(PY) -c 'from nets.layers import batch_norm_folding as b; print(int(not b.onednn_enabled()))' 2>/dev/null) \
+		$(PY) -m pytest -q $(ONEDNN_TESTS)
 
 # The README's main job: on a fresh machine, convert the embedded digits
 # dataset, train a small SE-ResNet on 2 CPU cores, evaluate it on the test

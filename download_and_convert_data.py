@@ -15,7 +15,8 @@ Usage:
   python download_and_convert_data.py --dataset_name=mnist \
       --dataset_dir=/tmp/mnist --archive_path=/dl/mnist  # the 4 .gz files
 
-A conversion whose outputs already exist is skipped.
+A conversion whose outputs already exist is skipped. A bad flag exits 2
+(before TensorFlow loads), bad source data 1, with one `error:` line.
 """
 import sys
 
@@ -25,6 +26,7 @@ from absl import logging
 
 from datasets import converters
 from datasets import errors
+from evaluation import script_util
 
 FLAGS = flags.FLAGS
 
@@ -50,7 +52,8 @@ flags.mark_flags_as_required(['dataset_name', 'dataset_dir'])
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
+    return script_util.fail('unexpected arguments: %s' % ' '.join(argv[1:]),
+                            script_util.FLAG_ERROR)
   logging.set_verbosity(logging.INFO)
   if FLAGS.dataset_name in converters.NO_CONVERTER:
     print('error: no converter for %s: %s' %
@@ -60,7 +63,8 @@ def main(argv):
   kwargs = {}
   if FLAGS.num_validation is not None:
     if FLAGS.dataset_name != 'flowers':
-      raise app.UsageError('--num_validation is for --dataset_name=flowers')
+      return script_util.fail('--num_validation is for '
+                              '--dataset_name=flowers', script_util.FLAG_ERROR)
     kwargs['num_validation'] = FLAGS.num_validation
   try:
     counts = converters.convert(FLAGS.dataset_name, FLAGS.dataset_dir,
@@ -76,4 +80,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=script_util.parse_flags)

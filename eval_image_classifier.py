@@ -13,15 +13,18 @@ without one: add --eval_interval_secs=30 --timeout=600.
 Prints accuracy, recall@5 and loss; writes TensorBoard summaries and
 eval_results.json (latest) / eval_results.jsonl (all) to --eval_dir, and with
 --confusion_matrix also confusion_matrix.csv and .png. The default split is
-the dataset's validation or test split. Bad input (no checkpoint, a file that is
-not a checkpoint, a checkpoint of another network, an unknown split, a watch
-that sees no checkpoint within --timeout) prints one `error:` line and exits 1.
-A directory copied or moved with its checkpoints is read from where it is.
+the dataset's validation or test split. A bad flag (an unknown name or
+split, a missing flag) prints one `error:` line and exits 2, before
+TensorFlow loads; bad input found later (no checkpoint, a file that is not a
+checkpoint, a checkpoint of another network, a bad record, a watch that sees
+no checkpoint within --timeout) prints one `error:` line and exits 1.
+--skip_bad_records leaves bad records out instead (counted in the log). A
+directory copied or moved with its checkpoints is read from where it is.
 """
 from absl import app
 from absl import flags
 
-from evaluation import evaluator
+from datasets import dataset_factory
 from evaluation import model_flags
 from evaluation import script_util
 
@@ -67,11 +70,25 @@ flags.DEFINE_integer('inter_op_parallelism_threads', None,
                      '2 cores).')
 flags.DEFINE_bool('confusion_matrix', False,
                   'Also write the confusion matrix as CSV and PNG.')
+flags.DEFINE_bool('skip_bad_records', False,
+                  'Check every record once before evaluating and leave the '
+                  'bad ones out (truncated files, undecodable images, '
+                  'labels out of range), with a count in the log; default: '
+                  'a bad record is an error naming its file and index.')
 model_flags.define_model_flags()
 flags.mark_flags_as_required(['checkpoint_path', 'eval_dir', 'dataset_dir'])
 
 
+def check_flags():
+  """Checks the names and the split without TensorFlow (ValueError)."""
+  model_flags.model_config_from_flags(FLAGS, image_size=FLAGS.eval_image_size)
+  info = dataset_factory.get_info(FLAGS.dataset_name)
+  if FLAGS.dataset_split_name is not None:
+    info.get_split(FLAGS.dataset_split_name, FLAGS.dataset_dir)
+
+
 def eval_config_from_flags():
+  from evaluation import evaluator  # pylint: disable=g-import-not-at-top
   return evaluator.EvalConfig(
       checkpoint_path=FLAGS.checkpoint_path,
       eval_dir=FLAGS.eval_dir,
@@ -87,7 +104,8 @@ def eval_config_from_flags():
       num_preprocessing_threads=FLAGS.num_preprocessing_threads,
       master=FLAGS.master,
       intra_op_parallelism_threads=FLAGS.intra_op_parallelism_threads,
-      inter_op_parallelism_threads=FLAGS.inter_op_parallelism_threads)
+      inter_op_parallelism_threads=FLAGS.inter_op_parallelism_threads,
+      skip_bad_records=FLAGS.skip_bad_records)
 
 
 def _print(result):
@@ -101,8 +119,8 @@ def _print(result):
                         result['checkpoint_path']), flush=True)
 
 
-def _run():
-  config = eval_config_from_flags()
+def _evaluate(config):
+  from evaluation import evaluator  # pylint: disable=g-import-not-at-top
   if FLAGS.eval_interval_secs is None:
     _print(evaluator.evaluate_once(config))
     return
@@ -112,9 +130,29 @@ def _run():
       callback=_print)
 
 
+def _run():
+  # pylint: disable=g-import-not-at-top
+  from datasets import record_scan
+  from evaluation import evaluator
+  from nets.tf_compat import tf
+  # pylint: enable=g-import-not-at-top
+  config = eval_config_from_flags()
+  try:
+    _evaluate(config)
+  except (tf.errors.OpError, evaluator.LabelRangeError) as e:
+    # A bad record fails the run deep in TensorFlow; name it if it is one.
+    split = (config.dataset_split_name or
+             evaluator.default_split(config.dataset_name))
+    explained = record_scan.explain(dataset_factory.get_dataset(
+        config.dataset_name, split, config.dataset_dir), e)
+    if explained is None:
+      raise
+    raise explained from None
+
+
 def main(argv):
-  return script_util.graph_mode_main(argv, _run)
+  return script_util.graph_mode_main(argv, _run, check=check_flags)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=script_util.parse_flags)

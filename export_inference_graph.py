@@ -21,13 +21,14 @@ channel with --use_grayscale: preprocessed images); output nodes `logits`,
 `probabilities`, `classes` (argmax + labels_offset). The SavedModel's
 `serving_default` signature takes `images` (= `input`); its `classify`
 signature takes `image_bytes` (encoded image files) and preprocesses them.
-The node names are printed at the end.
+The node names are printed at the end. A bad flag prints one `error:` line
+and exits 2 (before TensorFlow loads); a problem found later (e.g. with the
+checkpoint) exits 1.
 """
 from absl import app
 from absl import flags
 
 from datasets import dataset_factory
-from evaluation import export
 from evaluation import model_flags
 from evaluation import script_util
 
@@ -59,7 +60,14 @@ flags.DEFINE_float('moving_average_decay', None,
 model_flags.define_model_flags()
 
 
+def check_flags():
+  """Checks the names without TensorFlow (ValueError)."""
+  model_flags.model_config_from_flags(FLAGS, image_size=FLAGS.image_size)
+  dataset_factory.get_info(FLAGS.dataset_name)
+
+
 def export_config_from_flags():
+  from evaluation import export  # pylint: disable=g-import-not-at-top
   info = dataset_factory.get_info(FLAGS.dataset_name)
   return export.ExportConfig(
       model=model_flags.model_config_from_flags(FLAGS,
@@ -77,13 +85,14 @@ def export_config_from_flags():
 
 
 def _run():
+  from evaluation import export  # pylint: disable=g-import-not-at-top
   result = export.export(export_config_from_flags())
   print('\n'.join(result.describe()), flush=True)
 
 
 def main(argv):
-  return script_util.graph_mode_main(argv, _run)
+  return script_util.graph_mode_main(argv, _run, check=check_flags)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=script_util.parse_flags)

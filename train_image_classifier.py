@@ -36,8 +36,11 @@ on every host with --ps_hosts=h:p,.. --worker_hosts=h:p,.. --job_name=ps or
 worker --task=i (or TF_CONFIG), optionally --sync_replicas; to try it on
 this machine: python -m deployment.launch_local --num_ps=1 --num_workers=2
 -- <the flags above>.
-Exit status: 0 on success, 2 for a bad flag, 1 when the data or a checkpoint
-does not fit or the loss diverges (one "error:" line each).
+Exit status: 0 on success, 2 for a bad flag (reported before TensorFlow
+loads), 1 when the data or a checkpoint does not fit or the loss diverges
+(one "error:" line each). A bad record (a truncated file, an undecodable
+image, a label out of range) is named by file and index; --skip_bad_records
+leaves such records out instead, with a count in the log.
 """
 import sys
 
@@ -45,23 +48,41 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from datasets import errors as dataset_errors
 from evaluation import script_util
-from nets import checkpoints
-from nets.tf_compat import v1
-from training import distributed
 from training import errors
 from training import flags as train_flags
-from training import hooks
-from training import shutdown
 
 FLAGS = flags.FLAGS
 train_flags.define_flags(FLAGS)
 
 
 def _fail(error, status):
-  print('error: %s' % script_util.one_line(error), file=sys.stderr)
-  return status
+  return script_util.fail(error, status)
+
+
+def _train(config):
+  """Trains; returns (plan, result). TensorFlow loads here."""
+  # pylint: disable=g-import-not-at-top
+  from datasets import record_scan
+  from nets.tf_compat import tf, v1
+  from training import distributed
+  from training import hooks
+  from training import shutdown
+  # pylint: enable=g-import-not-at-top
+  v1.disable_v2_behavior()
+  plan = distributed.plan(config)
+  stop_hooks = []
+  if plan.cluster.job_name == 'worker':  # A ps just dies on SIGTERM.
+    stop, started = shutdown.graceful_sigterm()
+    stop_hooks.append(hooks.StopRequestHook(stop, started))
+  try:
+    return plan, distributed.train(config, the_plan=plan, hooks=stop_hooks)
+  except tf.errors.OpError as e:
+    # A bad record fails a step deep in TensorFlow; name it if it is one.
+    explained = record_scan.explain(config.dataset(), e)
+    if explained is None:
+      raise
+    raise explained from None
 
 
 def main(argv):
@@ -72,14 +93,12 @@ def main(argv):
   except errors.ConfigError as e:
     return _fail(e, 2)
   logging.set_verbosity(logging.INFO)
-  v1.disable_v2_behavior()
+  # pylint: disable=g-import-not-at-top
+  from datasets import errors as dataset_errors
+  from nets import checkpoints
+  # pylint: enable=g-import-not-at-top
   try:
-    plan = distributed.plan(config)
-    stop_hooks = []
-    if plan.cluster.job_name == 'worker':  # A ps just dies on SIGTERM.
-      stop, started = shutdown.graceful_sigterm()
-      stop_hooks.append(hooks.StopRequestHook(stop, started))
-    result = distributed.train(config, the_plan=plan, hooks=stop_hooks)
+    plan, result = _train(config)
   except (errors.ConfigError, errors.TrainingDivergedError,
           checkpoints.CheckpointMismatchError,
           dataset_errors.DatasetError) as e:
@@ -97,4 +116,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=script_util.parse_flags)

@@ -2,17 +2,17 @@
 
     converters.convert('digits', '/tmp/digits')
     converters.convert('cifar10', '/tmp/c', archive_path='cifar.tar.gz')
+
+The converter modules (which import TensorFlow) are imported only when one
+runs, so the script checks its flags first.
 """
-from datasets import download_and_convert_cifar10
-from datasets import download_and_convert_digits
-from datasets import download_and_convert_flowers
-from datasets import download_and_convert_mnist
+import importlib
 
 CONVERTERS = {
-    'cifar10': download_and_convert_cifar10,
-    'digits': download_and_convert_digits,
-    'flowers': download_and_convert_flowers,
-    'mnist': download_and_convert_mnist,
+    'cifar10': 'datasets.download_and_convert_cifar10',
+    'digits': 'datasets.download_and_convert_digits',
+    'flowers': 'datasets.download_and_convert_flowers',
+    'mnist': 'datasets.download_and_convert_mnist',
 }
 
 CONVERTER_NAMES = sorted(CONVERTERS)
@@ -48,7 +48,7 @@ def convert(name, dataset_dir, archive_path=None, source_url=None, **kwargs):
     extra = ' (%s)' % NO_CONVERTER[name] if name in NO_CONVERTER else ''
     raise ValueError('no converter for dataset %r%s; valid: %s' %
                      (name, extra, ', '.join(CONVERTER_NAMES)))
-  module = CONVERTERS[name]
+  module = importlib.import_module(CONVERTERS[name])
   if source_url:
     kwargs['source_url'] = source_url
   return module.run(dataset_dir, archive_path=archive_path, **kwargs)

@@ -38,7 +38,8 @@ def get_info(name):
                      (name, ', '.join(DATASET_NAMES))) from None
 
 
-def get_dataset(name, split_name, dataset_dir, file_pattern=None):
+def get_dataset(name, split_name, dataset_dir, file_pattern=None,
+                skip_bad_records=False):
   """Describes one split of a dataset stored in `dataset_dir`.
 
   Args:
@@ -46,6 +47,8 @@ def get_dataset(name, split_name, dataset_dir, file_pattern=None):
     split_name: a split of that dataset ('train', 'test', 'validation').
     dataset_dir: the directory with the TFRecords and labels.txt.
     file_pattern: optional file pattern override (`%s` = the split name).
+    skip_bad_records: the pipeline leaves bad records out, with a count in
+      the log (default: a bad record fails the run).
 
   Returns:
     A `dataset_info.DatasetSplit` with `name`, `split_name`, `file_pattern`
@@ -60,4 +63,5 @@ def get_dataset(name, split_name, dataset_dir, file_pattern=None):
     dataset = get_dataset('digits', 'test', '/tmp/digits')
     dataset.num_samples   # 360
   """
-  return get_info(name).get_split(split_name, dataset_dir, file_pattern)
+  return get_info(name).get_split(split_name, dataset_dir, file_pattern,
+                                  skip_bad_records=skip_bad_records)

@@ -13,13 +13,14 @@ published split sizes are used.
 import os
 
 from datasets import errors
-from datasets import tfrecord_io
 
 LABELS_FILENAME = 'labels.txt'
 SPLITS_FILENAME = 'splits.txt'
 
 
 def _write_pairs(pairs, path):
+  # tfrecord_io imports TensorFlow; reading dataset facts must not.
+  from datasets import tfrecord_io  # pylint: disable=g-import-not-at-top
   tfrecord_io.write_text(path, ''.join('%s:%s\n' % (k, v) for k, v in pairs))
 
 

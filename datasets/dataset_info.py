@@ -15,7 +15,6 @@ import os
 from typing import Mapping, Optional, Tuple
 
 from datasets import dataset_files
-from datasets import example_decoder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,13 +46,16 @@ class DatasetInfo(object):
     """The valid split names, sorted."""
     return sorted(self.splits_to_sizes)
 
-  def get_split(self, split_name, dataset_dir, file_pattern=None):
+  def get_split(self, split_name, dataset_dir, file_pattern=None,
+                skip_bad_records=False):
     """Describes one split stored in `dataset_dir`.
 
     Args:
       split_name: one of `split_names`.
       dataset_dir: the directory holding the TFRecords and labels.txt.
       file_pattern: an override for `self.file_pattern` (`%s` = split).
+      skip_bad_records: let the input pipeline leave bad records out (see
+        `DatasetSplit.skip_bad_records`).
 
     Returns:
       A `DatasetSplit`. Nothing on disk is required yet: the input pipeline
@@ -86,7 +88,8 @@ class DatasetInfo(object):
         image_channels=self.image_channels,
         default_format=self.default_format,
         image_shape=self.image_shape,
-        items_to_descriptions=dict(self.items_to_descriptions))
+        items_to_descriptions=dict(self.items_to_descriptions),
+        skip_bad_records=skip_bad_records)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +109,9 @@ class DatasetSplit(object):
     default_format: Slim's default for a missing `image/format`.
     image_shape: fixed (height, width, channels), or None.
     items_to_descriptions: Slim's item descriptions.
+    skip_bad_records: the input pipeline checks every record once and
+      leaves the bad ones out, logging how many (default: a bad record fails
+      the run, and the scripts name it).
   """
   name: str
   split_name: str
@@ -118,6 +124,7 @@ class DatasetSplit(object):
   default_format: str
   image_shape: Optional[Tuple[int, int, int]]
   items_to_descriptions: Mapping[str, str]
+  skip_bad_records: bool = False
 
   @property
   def data_sources(self):
@@ -127,5 +134,6 @@ class DatasetSplit(object):
   @property
   def decoder(self):
     """An `ExampleDecoder` for this dataset's records."""
+    from datasets import example_decoder  # pylint: disable=g-import-not-at-top
     return example_decoder.ExampleDecoder(
         self.default_format, self.image_channels, self.image_shape)

@@ -29,8 +29,13 @@ def output_filename(split_name):
   return cifar10.INFO.file_pattern % split_name
 
 
-def read_batch(path):
+def read_batch(path, source=None):
   """Reads one pickled batch; returns (images uint8 [N,32,32,3], labels).
+
+  Args:
+    path: the extracted batch file.
+    source: its name in messages (default `path`), e.g. the archive member:
+      the extracted file is gone by the time a user reads the message.
 
   Raises:
     UnsafePickleError: if the pickle names anything but numpy arrays.
@@ -39,37 +44,40 @@ def read_batch(path):
   Example:
     images, labels = read_batch('cifar-10-batches-py/test_batch')
   """
+  source = source or path
   with open(path, 'rb') as f:
-    batch = safe_pickle.load(f, source=path)
+    batch = safe_pickle.load(f, source=source)
   if not isinstance(batch, dict):
     raise errors.DatasetError('%s: expected a dict, got %s' %
-                              (path, type(batch).__name__))
+                              (source, type(batch).__name__))
   data = batch.get(b'data', batch.get('data'))
   labels = batch.get(b'labels', batch.get('labels'))
   if not isinstance(data, np.ndarray) or labels is None:
-    raise errors.DatasetError("%s: no b'data' array and b'labels' list" % path)
+    raise errors.DatasetError("%s: no b'data' array and b'labels' list" %
+                              source)
   data = np.asarray(data)
   if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
     raise errors.DatasetError('%s: data is %s %s, expected uint8 [N, 3072]' %
-                              (path, data.dtype, data.shape))
+                              (source, data.dtype, data.shape))
   labels = np.asarray(labels, dtype=np.int64)
   if labels.shape != (data.shape[0],):
     raise errors.DatasetError('%s: %d images but %d labels' %
-                              (path, data.shape[0], labels.size))
+                              (source, data.shape[0], labels.size))
   if labels.size and (labels.min() < 0 or labels.max() >= 10):
-    raise errors.DatasetError('%s: labels outside 0..9' % path)
+    raise errors.DatasetError('%s: labels outside 0..9' % source)
   images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
   return images, labels
 
 
-def _read_batches(root, names):
+def _read_batches(root, names, archive):
   parts = []
   for name in names:
     path = os.path.join(root, BATCHES_DIR, name)
     if not os.path.isfile(path):
       raise errors.DatasetError('the archive has no %s/%s' % (BATCHES_DIR,
                                                              name))
-    parts.append(read_batch(path))
+    parts.append(read_batch(path, source='%s (member %s/%s)' % (
+        archive, BATCHES_DIR, name)))
   images = np.concatenate([p[0] for p in parts])
   labels = np.concatenate([p[1] for p in parts])
   return images, labels
@@ -100,7 +108,7 @@ def run(dataset_dir, archive_path=None, source_url=DATA_URL):
   with conversion.scratch_dir(dataset_dir) as scratch:
     safe_archive.extract_tar(archive, scratch)
     for split, names in (('train', TRAIN_BATCHES), ('test', (TEST_BATCH,))):
-      images, labels = _read_batches(scratch, names)
+      images, labels = _read_batches(scratch, names, archive)
       counts[split] = conversion.write_split(
           dataset_dir, output_filename(split),
           conversion.png_records(images, labels))

@@ -31,11 +31,21 @@ after the last batch (`MonitoredSession.should_stop()` turns true).
 
 Labels are returned as stored; a `labels_offset` (ImageNet's background
 class) is the caller's business.
+
+A bad record past the first (a truncated file, an undecodable image, a label
+out of range) fails the run in TensorFlow; `record_scan.explain` then names
+its file and index (the scripts do). With `skip_bad_records` (the scripts'
+--skip_bad_records) every record is checked once when the dataset is built,
+the count of bad ones is logged, and they are left out. The normal path runs
+no Python per record.
 """
 import collections
 import os
 
+from absl import logging
+
 from datasets import errors
+from datasets import record_scan
 from datasets import tfrecord_io
 from nets.tf_compat import tf, v1
 
@@ -48,14 +58,6 @@ REPEAT_FOREVER = -1
 _READ_BUFFER_BYTES = 1 << 20
 
 Batch = collections.namedtuple('Batch', ['images', 'labels'])
-
-
-def _setup_hint(dataset):
-  if dataset.name == 'imagenet':
-    return ("build it with Slim's ImageNet scripts (see datasets/imagenet.py)")
-  return ('make it with: python download_and_convert_data.py '
-          '--dataset_name=%s --dataset_dir=%s' %
-          (dataset.name, dataset.dataset_dir))
 
 
 def list_files(dataset, check_records=True):
@@ -81,12 +83,14 @@ def list_files(dataset, check_records=True):
   if not tf.io.gfile.isdir(directory):
     raise errors.DatasetError(
         'dataset directory %s does not exist (dataset %s, split %s); %s' %
-        (directory, dataset.name, dataset.split_name, _setup_hint(dataset)))
+        (directory, dataset.name, dataset.split_name,
+         errors.setup_hint(dataset)))
   contents = sorted(tf.io.gfile.listdir(directory))
   if not contents:
     raise errors.DatasetError(
         'dataset directory %s is empty (dataset %s, split %s); %s' %
-        (directory, dataset.name, dataset.split_name, _setup_hint(dataset)))
+        (directory, dataset.name, dataset.split_name,
+         errors.setup_hint(dataset)))
   files = sorted(f for f in tf.io.gfile.glob(pattern)
                  if not tf.io.gfile.isdir(f))
   if not files:
@@ -138,7 +142,8 @@ def make_dataset(dataset,
                  num_shards=1,
                  shard_index=0,
                  prefetch_buffer_size=AUTOTUNE,
-                 check_records=True):
+                 check_records=True,
+                 skip_bad_records=None):
   """Builds the `tf.data.Dataset` of (images, labels) batches.
 
   Works in graph mode and eagerly; `make_batches` wraps it in a v1 iterator.
@@ -168,6 +173,11 @@ def make_dataset(dataset,
     shard_index: this worker's shard, in [0, num_shards).
     prefetch_buffer_size: batches prefetched (AUTOTUNE).
     check_records: parse each file's first record at build time.
+    skip_bad_records: check every record once now (`record_scan`), log how
+      many are bad and leave them out (a truncated file is read up to its
+      last whole record); default `dataset.skip_bad_records`. Off: a bad
+      record fails the run, and the caller can name it with
+      `record_scan.find_first_bad`.
 
   Returns:
     A `tf.data.Dataset` of (images float32 [B, H, W, C], labels int64 [B]).
@@ -199,21 +209,29 @@ def make_dataset(dataset,
     shuffle_buffer_size = min(dataset.num_samples, max(1024, 16 * batch_size))
   shuffle_buffer_size = max(1, shuffle_buffer_size)
 
-  files = list_files(dataset, check_records=check_records)
+  if skip_bad_records is None:
+    skip_bad_records = getattr(dataset, 'skip_bad_records', False)
   decoder = dataset.decoder
+  files = list_files(dataset, check_records=check_records and
+                     not skip_bad_records)
 
   shard_records = num_shards > 1 and len(files) < num_shards
-  if len(files) == 1:
+  if skip_bad_records:
+    ds = _good_records(dataset, files, decoder)
+    read = _read_good_records
+  elif len(files) == 1:
     ds = tf.data.TFRecordDataset(files, buffer_size=_READ_BUFFER_BYTES)
   else:
     ds = tf.data.Dataset.from_tensor_slices(files)
+    read = lambda path: tf.data.TFRecordDataset(
+        path, buffer_size=_READ_BUFFER_BYTES)
+  if skip_bad_records or len(files) > 1:
     if num_shards > 1 and not shard_records:
       ds = ds.shard(num_shards, shard_index)
     if shuffle:
       ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(
-        lambda path: tf.data.TFRecordDataset(
-            path, buffer_size=_READ_BUFFER_BYTES),
+        read,
         cycle_length=min(len(files), cycle_length or 8),
         block_length=1,
         num_parallel_calls=AUTOTUNE,
@@ -245,6 +263,37 @@ def make_dataset(dataset,
   return ds.with_options(options)
 
 
+def _good_records(dataset, files, decoder):
+  """(path, records to read, bad indices) per file, after a full scan."""
+  scans = record_scan.scan_files(files, decoder, dataset.num_classes)
+  bad = sum(len(scan.bad) for scan in scans)
+  if bad:
+    logging.warning('--skip_bad_records: skipping %s', record_scan.summary(
+        scans))
+  else:
+    logging.info('--skip_bad_records: %s of %s/%s', record_scan.summary(
+        scans), dataset.name, dataset.split_name)
+  if not sum(scan.num_good for scan in scans):
+    raise errors.DatasetError(
+        'no good record in %s (%s); %s' % (
+            dataset.file_pattern, record_scan.summary(scans, max_listed=3),
+            errors.setup_hint(dataset, prefix='reconvert it: ')))
+  limits = [-1 if scan.readable is None else scan.readable for scan in scans]
+  skipped = tf.ragged.constant(
+      [[b.index for b in scan.bad] for scan in scans], dtype=tf.int64,
+      ragged_rank=1)
+  return tf.data.Dataset.from_tensor_slices(
+      (files, tf.constant(limits, tf.int64), skipped))
+
+
+def _read_good_records(path, limit, bad):
+  """The records of one file but those at the indices `bad`, up to `limit`."""
+  ds = tf.data.TFRecordDataset(path, buffer_size=_READ_BUFFER_BYTES)
+  ds = ds.take(limit).enumerate()
+  ds = ds.filter(lambda index, _: tf.reduce_all(tf.not_equal(index, bad)))
+  return ds.map(lambda _, record: record)
+
+
 def _batch_from(next_element, batch_size, image_size, drop_remainder):
   images, labels = next_element
   height, width = _image_size(image_size)
@@ -266,7 +315,8 @@ def make_batches(dataset, batch_size, preprocess_fn, image_size, is_training,
   Call inside `with tf.Graph().as_default():`. Arguments as `make_dataset`
   (keyword arguments: num_epochs, shuffle, seed, num_parallel_calls,
   drop_remainder, deterministic, shuffle_buffer_size, cycle_length,
-  num_shards, shard_index, prefetch_buffer_size, check_records).
+  num_shards, shard_index, prefetch_buffer_size, check_records,
+  skip_bad_records).
 
   Returns:
     `Batch(images, labels)`, a namedtuple (unpacks as a pair): images float32

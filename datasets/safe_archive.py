@@ -16,6 +16,10 @@ import tarfile
 from datasets import errors
 
 
+def _one_line(error):
+  return ' '.join(str(error).split())
+
+
 def _is_absolute(name):
   return (name.startswith(('/', '\\')) or
           (len(name) > 1 and name[1] == ':') or  # C:\ or C:/
@@ -104,15 +108,20 @@ def extract_tar(archive_path, dest_dir):
     raise errors.DatasetError('archive %s does not exist' % archive_path)
   try:
     archive = tarfile.open(archive_path, 'r:*')
+  except tarfile.ReadError:
+    # tarfile's message lists every compression it tried, one per line.
+    raise errors.DatasetError(
+        '%s is not a readable tar archive (plain, gzip, bz2 or xz): it is '
+        'corrupt or of another kind; fetch it again' % archive_path) from None
   except (tarfile.TarError, OSError, EOFError) as e:
     raise errors.DatasetError('%s is not a readable tar archive: %s' %
-                              (archive_path, e)) from None
+                              (archive_path, _one_line(e))) from None
   with archive:
     try:
       members = check_members(archive)
     except (tarfile.TarError, OSError, EOFError) as e:
-      raise errors.DatasetError('%s is corrupt: %s' %
-                                (archive_path, e)) from None
+      raise errors.DatasetError('%s is corrupt: %s; fetch it again' %
+                                (archive_path, _one_line(e))) from None
     os.makedirs(dest_dir, exist_ok=True)
     try:
       if hasattr(tarfile, 'data_filter'):
@@ -124,5 +133,5 @@ def extract_tar(archive_path, dest_dir):
                                       (archive_path, e)) from None
     except (tarfile.TarError, OSError, EOFError) as e:
       raise errors.DatasetError('could not extract %s: %s' %
-                                (archive_path, e)) from None
+                                (archive_path, _one_line(e))) from None
   return dest_dir

@@ -21,8 +21,6 @@ import json
 import os
 from typing import Dict, List, Optional
 
-from nets.tf_compat import tf
-
 JOBS = ('ps', 'worker')
 
 
@@ -54,6 +52,8 @@ class ClusterConfig:
     return len(self.jobs.get('ps', [])) if self.jobs else 0
 
   def cluster_spec(self):
+    # Imported here: the trainer checks its cluster flags before TF loads.
+    from nets.tf_compat import tf  # pylint: disable=g-import-not-at-top
     return tf.train.ClusterSpec(self.jobs)
 
   def worker_device(self):

@@ -55,6 +55,10 @@ class EvaluationError(ValueError):
   """The evaluation cannot run as asked; the message says why."""
 
 
+class LabelRangeError(EvaluationError):
+  """A label of the data is outside the network's classes."""
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
   """What to evaluate, on what, and where the results go.
@@ -82,6 +86,8 @@ class EvalConfig:
     inter_op_parallelism_threads: ops run concurrently (None or 0: 1;
       TensorFlow's own default, one per core, halved ResNet-50 throughput on
       2 cores).
+    skip_bad_records: check every record first and leave the bad ones out
+      (counted in the log); default: a bad record fails the evaluation.
   """
   checkpoint_path: str
   eval_dir: str
@@ -97,6 +103,7 @@ class EvalConfig:
   master: str = ''
   intra_op_parallelism_threads: Optional[int] = None
   inter_op_parallelism_threads: Optional[int] = None
+  skip_bad_records: bool = False
 
   def session_config(self):
     """The session's `ConfigProto`: explicit thread settings."""
@@ -166,7 +173,8 @@ class Evaluator:
     self.split_name = (config.dataset_split_name or
                        default_split(config.dataset_name))
     self.dataset = dataset_factory.get_dataset(
-        config.dataset_name, self.split_name, config.dataset_dir)
+        config.dataset_name, self.split_name, config.dataset_dir,
+        skip_bad_records=config.skip_bad_records)
     self.graph = tf.Graph()
     with self.graph.as_default():
       pipeline_kwargs = {}
@@ -201,7 +209,7 @@ class Evaluator:
     bad = labels[(labels < 0) | (labels >= self.num_classes)]
     if bad.size:
       offset = self.config.model.labels_offset
-      raise EvaluationError(
+      raise LabelRangeError(
           'label %d of %s/%s becomes %d with labels_offset=%d, outside the '
           "network's classes [0, %d)" % (
               bad[0] + offset, self.dataset.name, self.split_name, bad[0],

@@ -17,78 +17,20 @@ the network with `num_classes = dataset.num_classes - labels_offset`.
       loss = v1.losses.sparse_softmax_cross_entropy(model.labels, model.logits)
 """
 import collections
-import dataclasses
-from typing import Any, Mapping, Optional
 
 from datasets import pipeline
-from nets import layers
+from evaluation import model_config
 from nets import nets_factory
 from nets.tf_compat import tf
 from preprocessing import preprocessing_factory
 
-# Datasets whose images are preprocessed by their own style unless a
-# preprocessing is named (as the trainer does): a 224x224 VGG crop of an 8x8
-# digit would be meaningless.
-SMALL_IMAGE_DATASETS = ('digits', 'mnist', 'cifar10')
-
-# Builder/arg-scope keywords that scripts expose as flags of the same name.
-SE_OPTION_NAMES = ('se_ratio', 'se_placement', 'se_fc2_bias_init',
-                   'se_blocks', 'se_use_biases')
-MODEL_OPTION_NAMES = SE_OPTION_NAMES + ('depth_multiplier',
-                                        'batch_norm_decay',
-                                        'batch_norm_epsilon')
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-  """Which network, in which style, fed how.
-
-  Attributes:
-    model_name: a name of `nets_factory.network_names()`.
-    layer_style: 'slim', 'raw' or 'keras'.
-    preprocessing_name: a preprocessing name; None uses the dataset's for
-      small-image datasets (digits, mnist, cifar10), else `model_name` (the
-      trainer's rule, see `preprocessing_name`).
-    labels_offset: subtracted from the dataset's labels; the network gets
-      `num_classes - labels_offset` logits (1 for Slim's ImageNet ResNets).
-    image_size: input height and width; None uses the network's default.
-    use_grayscale: feed one channel instead of RGB.
-    weight_decay: L2 coefficient of the weights.
-    model_options: builder and arg-scope keywords of the factory, e.g.
-      `se_ratio`, `se_placement`, `depth_multiplier`, `batch_norm_decay`;
-      None values are dropped (the builder's default applies).
-  """
-  model_name: str
-  layer_style: str = layers.DEFAULT_STYLE
-  preprocessing_name: Optional[str] = None
-  labels_offset: int = 0
-  image_size: Optional[int] = None
-  use_grayscale: bool = False
-  weight_decay: float = 0.0
-  model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-  def __post_init__(self):
-    nets_factory.check_name(self.model_name)
-    layers.get(self.layer_style)
-    if self.labels_offset < 0:
-      raise ValueError('labels_offset must be >= 0, got %r' %
-                       self.labels_offset)
-    options = {k: v for k, v in dict(self.model_options).items()
-               if v is not None}
-    object.__setattr__(self, 'model_options', options)
-
-  @property
-  def model_scope(self):
-    """The variable scope of the network (the builders use their name)."""
-    return self.model_name
-
-  def num_logits(self, num_classes):
-    """Logits of the network for a dataset with `num_classes` labels."""
-    logits = num_classes - self.labels_offset
-    if logits < 1:
-      raise ValueError('labels_offset=%d leaves no class of %d' %
-                       (self.labels_offset, num_classes))
-    return logits
+# TensorFlow-free, in model_config (the scripts check flags before TF loads);
+# here under their old names too.
+ModelConfig = model_config.ModelConfig
+SMALL_IMAGE_DATASETS = model_config.SMALL_IMAGE_DATASETS
+SE_OPTION_NAMES = model_config.SE_OPTION_NAMES
+MODEL_OPTION_NAMES = model_config.MODEL_OPTION_NAMES
+preprocessing_name = model_config.preprocessing_name
 
 
 Classifier = collections.namedtuple('Classifier', [
@@ -138,20 +80,6 @@ def image_size(config):
 
 def image_channels(config):
   return 1 if config.use_grayscale else 3
-
-
-def preprocessing_name(config, dataset_name=None):
-  """`config.preprocessing_name`, else the dataset's name for small-image
-  datasets, else the model's name.
-
-  Example:
-    preprocessing_name(ModelConfig('se_resnet_v1_14'), 'digits')  # 'digits'
-  """
-  if config.preprocessing_name:
-    return config.preprocessing_name
-  if dataset_name in SMALL_IMAGE_DATASETS:
-    return dataset_name
-  return config.model_name
 
 
 def preprocessing_fn(config, is_training, dataset_name=None):

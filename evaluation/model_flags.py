@@ -17,8 +17,8 @@ builder flags leave the builder's default (so plain ResNets get no SE option).
 """
 from absl import flags
 
-from evaluation import model_builder
-from nets import layers
+from evaluation import model_config
+from nets import names
 
 
 def define_model_flags(default_model_name='se_resnet_v1_50',
@@ -34,9 +34,9 @@ def define_model_flags(default_model_name='se_resnet_v1_50',
 
   define('string', 'model_name', default_model_name,
          'The network, e.g. se_resnet_v1_50, resnet_v1_50, simple_cnn.')
-  define('enum', 'layer_style', layers.DEFAULT_STYLE,
+  define('enum', 'layer_style', names.DEFAULT_STYLE,
          'How the layers are written: slim, raw or keras (same variables).',
-         enum_values=list(layers.STYLES))
+         enum_values=list(names.STYLES))
   define('string', 'preprocessing_name', None,
          'The preprocessing; default: the dataset\'s for digits, mnist and '
          'cifar10 (small images), else the one of --model_name.')
@@ -51,7 +51,7 @@ def define_model_flags(default_model_name='se_resnet_v1_50',
          'SE reduction ratio r (builder default 16).')
   define('enum', 'se_placement', None,
          'SE placement (builder default standard).',
-         enum_values=list(layers.SE_PLACEMENTS))
+         enum_values=list(names.SE_PLACEMENTS))
   define('float', 'se_fc2_bias_init', None,
          'Initial bias of the SE fc2 layer (builder default 0.0).')
   define('list', 'se_blocks', None,
@@ -73,14 +73,14 @@ def _se_blocks(values):
 def model_options_from_flags(flag_values):
   """The set builder/arg-scope options, e.g. {'se_ratio': 8}."""
   options = {name: flag_values[name].value
-             for name in model_builder.MODEL_OPTION_NAMES}
+             for name in model_config.MODEL_OPTION_NAMES}
   options['se_blocks'] = _se_blocks(options['se_blocks'])
   return {k: v for k, v in options.items() if v is not None}
 
 
 def model_config_from_flags(flag_values, image_size=None, weight_decay=0.0):
   """A `ModelConfig` from the flags of `define_model_flags`."""
-  return model_builder.ModelConfig(
+  return model_config.ModelConfig(
       model_name=flag_values.model_name,
       layer_style=flag_values.layer_style,
       preprocessing_name=flag_values.preprocessing_name,

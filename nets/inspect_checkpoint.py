@@ -32,12 +32,55 @@ from typing import List, Optional, Tuple
 from absl import app
 from absl import flags
 
+from nets import names
+
+_MODEL_OPTION_FLAGS = (
+    ('float', 'depth_multiplier', 'Bottleneck width multiplier.'),
+    ('integer', 'se_ratio', 'SE reduction ratio.'),
+    ('enum', 'se_placement', 'SE placement.'),
+    ('float', 'se_fc2_bias_init', 'Initial SE fc2 bias.'),
+    ('list', 'se_blocks', 'Blocks with SE, e.g. 3,4.'),
+    ('bool', 'se_use_biases', 'Biases in the SE layers.'),
+)
+
+
+def define_flags():
+  flags.DEFINE_string('checkpoint_path', None,
+                      'Checkpoint prefix or directory (its latest).')
+  flags.DEFINE_string('model_name', None,
+                      'Diff against this network (default: list only).')
+  flags.DEFINE_enum('layer_style', names.DEFAULT_STYLE, list(names.STYLES),
+                    'Layer style of the model.')
+  flags.DEFINE_integer('num_classes', None,
+                       'Logits of the model (default: from the checkpoint).')
+  flags.DEFINE_integer('max_names', 50, 'Names shown per list.')
+  for kind, name, help_text in _MODEL_OPTION_FLAGS:
+    help_text += " (default: the builder's)"
+    if kind == 'enum':
+      flags.DEFINE_enum(name, None, list(names.SE_PLACEMENTS), help_text)
+    else:
+      getattr(flags, 'DEFINE_' + kind)(name, None, help_text)
+  flags.mark_flag_as_required('checkpoint_path')
+
+
+def _check_flags():
+  if flags.FLAGS.model_name is not None:
+    names.check_network(flags.FLAGS.model_name)
+
+
+if __name__ == '__main__':
+  # A bad flag is reported before TensorFlow loads (the imports below).
+  from evaluation import script_util  # pylint: disable=g-import-not-at-top
+  script_util.check_flags_early(define_flags, _check_flags)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
 
 from nets import checkpoints
 from nets import layers
 from nets import nets_factory
 from nets.tf_compat import tf
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 v1 = tf.compat.v1
 
@@ -295,35 +338,6 @@ def format_diff(diff, limit=50):
 
 
 FLAGS = flags.FLAGS
-_MODEL_OPTION_FLAGS = (
-    ('float', 'depth_multiplier', 'Bottleneck width multiplier.'),
-    ('integer', 'se_ratio', 'SE reduction ratio.'),
-    ('enum', 'se_placement', 'SE placement.'),
-    ('float', 'se_fc2_bias_init', 'Initial SE fc2 bias.'),
-    ('list', 'se_blocks', 'Blocks with SE, e.g. 3,4.'),
-    ('bool', 'se_use_biases', 'Biases in the SE layers.'),
-)
-
-
-def define_flags():
-  flags.DEFINE_string('checkpoint_path', None,
-                      'Checkpoint prefix or directory (its latest).')
-  flags.DEFINE_string('model_name', None,
-                      'Diff against this network (default: list only).')
-  flags.DEFINE_enum('layer_style', layers.DEFAULT_STYLE, list(layers.STYLES),
-                    'Layer style of the model.')
-  flags.DEFINE_integer('num_classes', None,
-                       'Logits of the model (default: from the checkpoint).')
-  flags.DEFINE_integer('max_names', 50, 'Names shown per list.')
-  for kind, name, help_text in _MODEL_OPTION_FLAGS:
-    help_text += " (default: the builder's)"
-    if kind == 'enum':
-      flags.DEFINE_enum(name, None, list(layers.SE_PLACEMENTS), help_text)
-    else:
-      getattr(flags, 'DEFINE_' + kind)(name, None, help_text)
-  flags.mark_flag_as_required('checkpoint_path')
-
-
 def _model_options():
   options = {name: FLAGS[name].value for _, name, _ in _MODEL_OPTION_FLAGS}
   if options['se_blocks'] is not None:
@@ -358,5 +372,4 @@ def run(argv):
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(run)
+  app.run(run, flags_parser=script_util.parse_flags)

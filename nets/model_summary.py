@@ -26,8 +26,49 @@ import collections
 import dataclasses
 from typing import Dict, List, Optional, Tuple
 
+from nets import names
+
+def _define_flags():
+  """Flags of the command line (defined only when run as a script)."""
+  # pylint: disable=g-import-not-at-top
+  from absl import flags
+  # pylint: enable=g-import-not-at-top
+  flags.DEFINE_string('model_name', 'se_resnet_v1_50',
+                      'Network name; one of %s.' %
+                      ', '.join(names.NETWORK_NAMES))
+  flags.DEFINE_enum('style', 'slim', ['slim', 'raw', 'keras'],
+                    'Layer style to build the graph in (same figures).')
+  flags.DEFINE_integer('image_size', None,
+                       'Input size; default the network\'s (224).')
+  flags.DEFINE_integer('num_classes', 1000, 'Logits size (0: features).')
+  flags.DEFINE_enum('by', 'block', ['block', 'unit'], 'Rows per block or '
+                    'per unit.')
+  flags.DEFINE_float('depth_multiplier', None, 'Scales bottleneck widths.')
+  flags.DEFINE_integer('se_ratio', None, 'SE reduction ratio r (default 16).')
+  flags.DEFINE_boolean('se_use_biases', None, 'SE FC biases (default on).')
+  flags.DEFINE_enum('se_placement', None, ['standard', 'pre', 'post',
+                                           'identity'],
+                    'SE placement (default standard).')
+  flags.DEFINE_float('se_fc2_bias_init', None, 'Initial fc2 bias.')
+  flags.DEFINE_list('se_blocks', None, 'Blocks carrying SE, e.g. 3,4 '
+                    '(default all).')
+  return flags.FLAGS
+
+
+def _check_flags():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  names.check_network(flags.FLAGS.model_name)
+
+
+if __name__ == '__main__':
+  # A bad flag is reported before TensorFlow loads (the imports below).
+  from evaluation import script_util  # pylint: disable=g-import-not-at-top
+  script_util.check_flags_early(_define_flags, _check_flags)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from nets import nets_factory
 from nets.tf_compat import tf
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 v1 = tf.compat.v1
 
@@ -372,43 +413,18 @@ def _model_scope(graph, model_name):
   return tops.most_common(1)[0][0]
 
 
-def _define_flags():
-  """Flags of the command line (defined only when run as a script)."""
-  # pylint: disable=g-import-not-at-top
-  from absl import flags
-  # pylint: enable=g-import-not-at-top
-  flags.DEFINE_string('model_name', 'se_resnet_v1_50',
-                      'Network name; one of %s.' %
-                      ', '.join(nets_factory.network_names()))
-  flags.DEFINE_enum('style', 'slim', ['slim', 'raw', 'keras'],
-                    'Layer style to build the graph in (same figures).')
-  flags.DEFINE_integer('image_size', None,
-                       'Input size; default the network\'s (224).')
-  flags.DEFINE_integer('num_classes', 1000, 'Logits size (0: features).')
-  flags.DEFINE_enum('by', 'block', ['block', 'unit'], 'Rows per block or '
-                    'per unit.')
-  flags.DEFINE_float('depth_multiplier', None, 'Scales bottleneck widths.')
-  flags.DEFINE_integer('se_ratio', None, 'SE reduction ratio r (default 16).')
-  flags.DEFINE_boolean('se_use_biases', None, 'SE FC biases (default on).')
-  flags.DEFINE_enum('se_placement', None, ['standard', 'pre', 'post',
-                                           'identity'],
-                    'SE placement (default standard).')
-  flags.DEFINE_float('se_fc2_bias_init', None, 'Initial fc2 bias.')
-  flags.DEFINE_list('se_blocks', None, 'Blocks carrying SE, e.g. 3,4 '
-                    '(default all).')
-  return flags.FLAGS
-
-
 _OPTION_FLAGS = ('depth_multiplier', 'se_ratio', 'se_use_biases',
                  'se_placement', 'se_fc2_bias_init', 'se_blocks')
 
 
 def main(argv):
   # pylint: disable=g-import-not-at-top
-  from absl import app, flags
+  from absl import flags
+  from evaluation import script_util
   # pylint: enable=g-import-not-at-top
   if len(argv) > 1:
-    raise app.UsageError('Unexpected arguments: %s' % ' '.join(argv[1:]))
+    return script_util.fail('unexpected arguments: %s' % ' '.join(argv[1:]),
+                            script_util.FLAG_ERROR)
   flag_values = flags.FLAGS
   options = {name: flag_values[name].value for name in _OPTION_FLAGS
              if flag_values[name].value is not None}
@@ -421,13 +437,13 @@ def main(argv):
                     num_classes=flag_values.num_classes, by=flag_values.by,
                     **options)
   except (ValueError, TypeError) as error:
-    raise app.UsageError(str(error))
+    return script_util.fail(error, script_util.FLAG_ERROR)
   print(summary.table())
+  return 0
 
 
 if __name__ == '__main__':
   # pylint: disable=g-import-not-at-top
   from absl import app
   # pylint: enable=g-import-not-at-top
-  _define_flags()
-  app.run(main)
+  app.run(main, flags_parser=script_util.parse_flags)

@@ -13,6 +13,7 @@ import functools
 
 from nets import keras_model
 from nets import layers
+from nets import names
 from nets import resnet_v1
 from nets import simple_cnn
 from nets.tf_compat import slim
@@ -34,15 +35,8 @@ def network_names():
   return sorted(networks_map)
 
 
-def is_se_network(name):
-  return name.startswith('se_')
-
-
-def check_name(name):
-  """Raises ValueError naming the valid networks if `name` is unknown."""
-  if name not in networks_map:
-    raise ValueError('Unknown network name %r; valid names: %s' %
-                     (name, ', '.join(network_names())))
+is_se_network = names.is_se_network
+check_name = names.check_network
 
 
 def _split_options(name, model_options):

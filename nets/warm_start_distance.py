@@ -27,9 +27,44 @@ import tempfile
 
 import numpy as np
 
+from nets import names
+
+def _define_flags():
+  # pylint: disable=g-import-not-at-top
+  from absl import flags
+  # pylint: enable=g-import-not-at-top
+  flags.DEFINE_string('checkpoint_path', None, 'Plain ResNet checkpoint; '
+                      'default: a synthetic one (random, BN calibrated).')
+  flags.DEFINE_string('model_name', 'se_resnet_v1_50', 'SE network name.')
+  flags.DEFINE_list('fc2_bias_values', ['0', '1', '2', '3', '5', '10', '20'],
+                    'fc2 initial biases to measure.')
+  flags.DEFINE_enum('style', 'slim', ['slim', 'raw', 'keras'], 'Layer style.')
+  flags.DEFINE_integer('image_size', 224, 'Input size.')
+  flags.DEFINE_integer('batch_size', 2, 'Images (uniform noise in [-1, 1]).')
+  flags.DEFINE_integer('num_classes', 1000, 'Logits size of the checkpoint.')
+  flags.DEFINE_float('depth_multiplier', 1.0, 'Bottleneck width scale.')
+  flags.DEFINE_integer('seed', 0, 'Seed of images and initial weights.')
+
+
+def _check_flags():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  names.check_network(flags.FLAGS.model_name)
+  if not names.is_se_network(flags.FLAGS.model_name):
+    raise ValueError('--model_name=%s is not an SE network; valid SE names: '
+                     '%s' % (flags.FLAGS.model_name,
+                             ', '.join(names.SE_RESNET_NAMES)))
+
+
+if __name__ == '__main__':
+  # A bad flag is reported before TensorFlow loads (the imports below).
+  from evaluation import script_util  # pylint: disable=g-import-not-at-top
+  script_util.check_flags_early(_define_flags, _check_flags)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from nets import checkpoints
 from nets import nets_factory
 from nets.tf_compat import tf
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 v1 = tf.compat.v1
 
@@ -161,29 +196,14 @@ def format_table(rows):
   return '\n'.join(lines)
 
 
-def _define_flags():
-  # pylint: disable=g-import-not-at-top
-  from absl import flags
-  # pylint: enable=g-import-not-at-top
-  flags.DEFINE_string('checkpoint_path', None, 'Plain ResNet checkpoint; '
-                      'default: a synthetic one (random, BN calibrated).')
-  flags.DEFINE_string('model_name', 'se_resnet_v1_50', 'SE network name.')
-  flags.DEFINE_list('fc2_bias_values', ['0', '1', '2', '3', '5', '10', '20'],
-                    'fc2 initial biases to measure.')
-  flags.DEFINE_enum('style', 'slim', ['slim', 'raw', 'keras'], 'Layer style.')
-  flags.DEFINE_integer('image_size', 224, 'Input size.')
-  flags.DEFINE_integer('batch_size', 2, 'Images (uniform noise in [-1, 1]).')
-  flags.DEFINE_integer('num_classes', 1000, 'Logits size of the checkpoint.')
-  flags.DEFINE_float('depth_multiplier', 1.0, 'Bottleneck width scale.')
-  flags.DEFINE_integer('seed', 0, 'Seed of images and initial weights.')
-
-
 def main(argv):
   # pylint: disable=g-import-not-at-top
-  from absl import app, flags
+  from absl import flags
+  from evaluation import script_util
   # pylint: enable=g-import-not-at-top
   if len(argv) > 1:
-    raise app.UsageError('Unexpected arguments: %s' % ' '.join(argv[1:]))
+    return script_util.fail('unexpected arguments: %s' % ' '.join(argv[1:]),
+                            script_util.FLAG_ERROR)
   f = flags.FLAGS
   images = np.random.RandomState(f.seed).uniform(
       -1, 1, [f.batch_size, f.image_size, f.image_size, 3]).astype(np.float32)
@@ -208,5 +228,4 @@ if __name__ == '__main__':
   # pylint: disable=g-import-not-at-top
   from absl import app
   # pylint: enable=g-import-not-at-top
-  _define_flags()
-  app.run(main)
+  app.run(main, flags_parser=script_util.parse_flags)

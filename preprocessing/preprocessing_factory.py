@@ -16,63 +16,29 @@ Styles:
 import functools
 
 from preprocessing import inception_preprocessing
+from preprocessing import names
 from preprocessing import small_image_preprocessing
 from preprocessing import vgg_preprocessing
 
-_VGG = vgg_preprocessing.preprocess_image
-_INCEPTION = inception_preprocessing.preprocess_image
 _SMALL = small_image_preprocessing.preprocess_image
-_SMALL_FLIP = functools.partial(_SMALL, random_flip=True)
 
-PREPROCESSING_FNS = {
-    'vgg': _VGG,
-    'vgg_a': _VGG,
-    'vgg_16': _VGG,
-    'vgg_19': _VGG,
-    'inception': _INCEPTION,
-    'inception_v1': _INCEPTION,
-    'inception_v2': _INCEPTION,
-    'inception_v3': _INCEPTION,
-    'inception_v4': _INCEPTION,
-    'inception_resnet_v2': _INCEPTION,
-    'mobilenet_v1': _INCEPTION,
-    'mobilenet_v2': _INCEPTION,
-    'small': _SMALL,
-    'digits': _SMALL,
-    'mnist': _SMALL,
-    'lenet': _SMALL,
-    'simple_cnn': _SMALL,
-    'cifarnet': _SMALL_FLIP,
-    'cifar10': _SMALL_FLIP,
+# The functions of the styles of `preprocessing.names`.
+STYLE_FNS = {
+    names.VGG: vgg_preprocessing.preprocess_image,
+    names.INCEPTION: inception_preprocessing.preprocess_image,
+    names.SMALL: _SMALL,
+    names.SMALL_FLIP: functools.partial(_SMALL, random_flip=True),
 }
-PREPROCESSING_FNS.update({
-    '%s_%d' % (family, depth): _VGG
-    for family in ('resnet_v1', 'se_resnet_v1', 'resnet_v2')
-    for depth in (50, 101, 152, 200)
-})
 
-# Any name with one of these prefixes is served by that style.
-PREFIX_RULES = (
-    ('resnet_v1_', _VGG),
-    ('se_resnet_v1_', _VGG),
-    ('resnet_v2_', _VGG),
-    ('inception', _INCEPTION),
-    ('mobilenet', _INCEPTION),
-)
-
-PREPROCESSING_NAMES = sorted(PREPROCESSING_FNS)
+PREPROCESSING_FNS = {name: STYLE_FNS[style]
+                     for name, style in names.STYLE_OF.items()}
+PREFIX_RULES = tuple((prefix, STYLE_FNS[style])
+                     for prefix, style in names.PREFIX_RULES)
+PREPROCESSING_NAMES = names.PREPROCESSING_NAMES
 
 
 def _lookup(name):
-  if name in PREPROCESSING_FNS:
-    return PREPROCESSING_FNS[name]
-  for prefix, fn in PREFIX_RULES:
-    if name.startswith(prefix):
-      return fn
-  raise ValueError(
-      'unknown preprocessing %r; valid names: %s (and any name starting with '
-      '%s)' % (name, ', '.join(PREPROCESSING_NAMES),
-               ', '.join(p for p, _ in PREFIX_RULES)))
+  return STYLE_FNS[names.style(name)]
 
 
 def get_preprocessing(name, is_training=False, use_grayscale=False):

@@ -28,8 +28,12 @@ def _relative_difference(got, expected):
 
 
 def _conv_batch_norm(inputs, rng, kernel, stride, padding, rate, activation,
-                     is_training=False):
-  """Conv2D -> FusedBatchNormV3 [-> activation] with random variables."""
+                     is_training=False, with_reference=False):
+  """Conv2D -> FusedBatchNormV3 [-> activation] with random variables.
+
+  With `with_reference`, also the same chain through `tf.nn.convolution`
+  (for the expected values): (outputs, reference).
+  """
   depth_in, depth = inputs.shape.as_list()[-1], 6
   weights = v1.get_variable('weights', initializer=rng.normal(
       0, 0.3, [kernel, kernel, depth_in, depth]).astype(np.float32))
@@ -44,6 +48,19 @@ def _conv_batch_norm(inputs, rng, kernel, stride, padding, rate, activation,
                              dilations=[1, rate, rate, 1])
   else:
     conv = tf.nn.conv2d(inputs, weights, stride, padding, dilations=rate)
+  outputs = _batch_norm(conv, statistics, activation, is_training)
+  if not with_reference:
+    return outputs
+  # The same chain as the layer styles build it: an atrous conv through
+  # SpaceToBatchND, which runs where a raw dilated Conv2D does not (stock CPU
+  # kernels, oneDNN off).
+  reference = _batch_norm(
+      tf.nn.convolution(inputs, weights, stride, padding, dilations=rate),
+      statistics, activation, is_training)
+  return outputs, reference
+
+
+def _batch_norm(conv, statistics, activation, is_training):
   gamma, beta, mean, variance = statistics
   if is_training:
     outputs, _, _ = v1.nn.fused_batch_norm(conv, gamma, beta, epsilon=1e-3)
@@ -66,8 +83,13 @@ def test_folded_equals_conv_then_batch_norm(kernel, stride, padding, rate,
   rng = np.random.RandomState(0)
   with tf.Graph().as_default():
     images = tf.constant(rng.uniform(-1, 1, [2, 13, 11, 5]).astype(np.float32))
-    outputs = _conv_batch_norm(images, rng, kernel, stride, padding, rate,
-                               activation)
+    if padding == 'EXPLICIT':  # tf.nn.convolution has no explicit pads.
+      outputs = reference = _conv_batch_norm(images, rng, kernel, stride,
+                                             padding, rate, activation)
+    else:
+      outputs, reference = _conv_batch_norm(images, rng, kernel, stride,
+                                            padding, rate, activation,
+                                            with_reference=True)
     variables_before = v1.global_variables()
     folded = batch_norm_folding.fold(outputs)
     assert folded is not None
@@ -76,10 +98,16 @@ def test_folded_equals_conv_then_batch_norm(kernel, stride, padding, rate,
     types = _upstream_types([folded])
     assert not set(types) & set(BATCH_NORM_TYPES)
     assert types.count('Conv2D') == 1 and 'BiasAdd' in types
+    # An atrous conv folds into SpaceToBatchND -> Conv2D -> BatchToSpaceND,
+    # as tf.nn.convolution builds it: it runs with oneDNN on and off.
+    assert ('SpaceToBatchND' in types) == (rate > 1)
+    assert not [op for op in model_summary.upstream_ops([folded])
+                if op.type == 'Conv2D'
+                and list(op.get_attr('dilations')) != [1, 1, 1, 1]]
     if activation is not None:
       assert outputs.op.type in types
     loss = tf.reduce_sum(tf.square(folded))
-    unfolded_loss = tf.reduce_sum(tf.square(outputs))
+    unfolded_loss = tf.reduce_sum(tf.square(reference))
     # Frozen batch norm (fine-tuning with is_training=False) trains through
     # the folded ops: the same gradients for every variable.
     trainable = [v for v in v1.trainable_variables()
@@ -90,7 +118,7 @@ def test_folded_equals_conv_then_batch_norm(kernel, stride, padding, rate,
     with v1.Session() as session:
       session.run(v1.global_variables_initializer())
       got, expected, got_grads, expected_grads = session.run(
-          [folded, outputs, grads, unfolded_grads])
+          [folded, reference, grads, unfolded_grads])
   assert _relative_difference(got, expected) < 1e-5
   for name, a, b in zip([v.op.name for v in trainable], got_grads,
                         expected_grads):
@@ -215,6 +243,8 @@ def _fused_ops_after_grappler(fold):
   return fused
 
 
+@pytest.mark.skipif(not batch_norm_folding.onednn_enabled(),
+                    reason='the fusion is a oneDNN one; oneDNN is off here')
 def test_grappler_fuses_the_residual_add_and_relu_into_the_conv():
   """What folding is for: Conv2D + BiasAdd + AddV2 + Relu becomes one op.
 

@@ -13,17 +13,15 @@ checkpoint intervals, thread counts, a seed, and the cluster's hosts
 """
 import dataclasses
 import errno
-import inspect
 import os
 import tempfile
 from typing import Optional, Tuple
 
 from datasets import dataset_factory
 from deployment import cluster as cluster_lib
-from evaluation import model_builder
-from nets import layers
-from nets import nets_factory
-from preprocessing import preprocessing_factory
+from evaluation import model_config as model_config_lib
+from nets import names
+from preprocessing import names as preprocessing_names
 from training import errors
 from training import learning_rate as learning_rate_lib
 from training import optimizers
@@ -58,7 +56,8 @@ class TrainConfig:
   use_grayscale: bool = False
   num_readers: int = 4
   num_preprocessing_threads: int = 4
-  layer_style: str = layers.DEFAULT_STYLE
+  skip_bad_records: bool = False
+  layer_style: str = names.DEFAULT_STYLE
   depth_multiplier: Optional[float] = None
   se_ratio: Optional[int] = None
   se_use_biases: Optional[bool] = None
@@ -164,7 +163,7 @@ class TrainConfig:
 
     Call after `validate()` (it checks the names again, less kindly).
     """
-    return model_builder.ModelConfig(
+    return model_config_lib.ModelConfig(
         model_name=self.model_name, layer_style=self.layer_style,
         preprocessing_name=self.preprocessing_name,
         labels_offset=self.labels_offset, image_size=self.train_image_size,
@@ -175,14 +174,14 @@ class TrainConfig:
     """The `DatasetSplit` to read (default: the training split)."""
     return dataset_factory.get_dataset(
         self.dataset_name, split_name or self.dataset_split_name,
-        self.dataset_dir)
+        self.dataset_dir, skip_bad_records=self.skip_bad_records)
 
   @property
   def effective_preprocessing_name(self):
     """--preprocessing_name, else the dataset's for small-image datasets
     (digits, mnist, cifar10: a VGG crop of an 8x8 digit is meaningless), else
     the model's (Slim's rule); the same rule as evaluation and export."""
-    return model_builder.preprocessing_name(self, self.dataset_name)
+    return model_config_lib.preprocessing_name(self, self.dataset_name)
 
   # ---- validation ---------------------------------------------------------
 
@@ -214,9 +213,9 @@ class TrainConfig:
     _check(0 <= self.labels_offset < info.num_classes - 1,
            '--labels_offset must be in [0, %d) for %s, got %d' %
            (info.num_classes - 1, self.dataset_name, self.labels_offset))
-    _wrap('--model_name', nets_factory.check_name, self.model_name)
-    _wrap('--layer_style', layers.get, self.layer_style)
-    _wrap('--preprocessing_name', preprocessing_factory.get_preprocessing,
+    _wrap('--model_name', names.check_network, self.model_name)
+    _wrap('--layer_style', names.check_style, self.layer_style)
+    _wrap('--preprocessing_name', preprocessing_names.style,
           self.effective_preprocessing_name)
     _check(self.optimizer in optimizers.OPTIMIZER_NAMES,
            '--optimizer: unknown optimizer %r; valid optimizers: %s' %
@@ -238,22 +237,20 @@ class TrainConfig:
   def _check_model_options(self):
     options = self.model_options()
     se_given = sorted(set(options) & set(SE_FIELDS))
-    _check(not se_given or nets_factory.is_se_network(self.model_name),
+    _check(not se_given or names.is_se_network(self.model_name),
            '%s: %s has no squeeze-and-excitation blocks; use an se_* model '
            '(e.g. se_%s)' % (', '.join('--' + s for s in se_given),
                              self.model_name, self.model_name))
-    builder = nets_factory.networks_map[self.model_name]
-    accepted = inspect.signature(builder).parameters
     if self.depth_multiplier is not None:
-      _check('depth_multiplier' in accepted,
+      _check(names.has_depth_multiplier(self.model_name),
              '--depth_multiplier: %s has no depth multiplier (ResNets do)' %
              self.model_name)
       _check(self.depth_multiplier > 0,
              '--depth_multiplier must be > 0, got %r' % self.depth_multiplier)
     if self.se_placement is not None:
-      _check(self.se_placement in layers.SE_PLACEMENTS,
+      _check(self.se_placement in names.SE_PLACEMENTS,
              '--se_placement: unknown placement %r; valid placements: %s' %
-             (self.se_placement, ', '.join(layers.SE_PLACEMENTS)))
+             (self.se_placement, ', '.join(names.SE_PLACEMENTS)))
     if self.se_ratio is not None:
       _check(self.se_ratio >= 1, '--se_ratio must be >= 1, got %r' %
              self.se_ratio)
@@ -371,6 +368,17 @@ def check_writable_dir(flag, path):
   raise errors.ConfigError(
       '%s=%s is not writable (%s): pass a directory this user can write to, '
       'or change its permissions' % (flag, path, reason))
+
+
+def split_scopes(text):
+  """'a, b,,c' -> ('a', 'b', 'c'); None or '' -> ()."""
+  if not text:
+    return ()
+  if isinstance(text, (list, tuple)):
+    items = text
+  else:
+    items = text.split(',')
+  return tuple(s.strip().rstrip('/') for s in items if s.strip())
 
 
 def _check(condition, message):

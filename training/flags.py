@@ -15,7 +15,6 @@ from absl import flags
 
 from evaluation import model_flags
 from training import config as config_lib
-from training import scopes
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -39,6 +38,11 @@ def define_flags(flag_values=flags.FLAGS):
   define_integer('num_readers', 4, 'Files read in parallel.')
   define_integer('num_preprocessing_threads', 4,
                  'Parallel decode/preprocessing calls.')
+  define_bool('skip_bad_records', False, '(ours) Check every record once '
+              'before training and leave the bad ones out (truncated files, '
+              'undecodable images, labels out of range), with a count in '
+              'the log; default: a bad record stops the run with an error '
+              'naming its file and index.')
   # The model flags the scripts share (train, eval, export): model_name,
   # layer_style, preprocessing_name, labels_offset, use_grayscale,
   # depth_multiplier, se_ratio, se_use_biases, se_placement, se_fc2_bias_init,
@@ -156,9 +160,9 @@ def config_from_flags(flag_values=flags.FLAGS):
   for field in dataclasses.fields(config_lib.TrainConfig):
     if field.name in flag_values:
       values[field.name] = flag_values[field.name].value
-  values['checkpoint_exclude_scopes'] = scopes.split_scopes(
+  values['checkpoint_exclude_scopes'] = config_lib.split_scopes(
       values.get('checkpoint_exclude_scopes'))
-  values['trainable_scopes'] = scopes.split_scopes(
+  values['trainable_scopes'] = config_lib.split_scopes(
       values.get('trainable_scopes'))
   if values.get('se_blocks') is not None:
     values['se_blocks'] = tuple(values['se_blocks'])

@@ -8,8 +8,6 @@ synchronously (each global step then consumes that many batches).
     lr = build_learning_rate(config, num_samples_per_epoch=1437,
                              global_step=v1.train.get_or_create_global_step())
 """
-from nets.tf_compat import tf, v1
-
 DECAY_TYPES = ('fixed', 'exponential', 'polynomial')
 
 
@@ -42,6 +40,8 @@ def build_learning_rate(config, num_samples_per_epoch, global_step,
   Raises:
     ValueError: unknown decay type (listing the valid ones).
   """
+  # TensorFlow loads here, not at import: the scripts check flags first.
+  from nets.tf_compat import tf, v1  # pylint: disable=g-import-not-at-top
   kind = config.learning_rate_decay_type
   steps = decay_steps(num_samples_per_epoch, config.batch_size,
                       config.num_epochs_per_decay, replicas_to_aggregate)

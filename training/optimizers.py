@@ -5,8 +5,6 @@ wrap it, e.g. in `SyncReplicasOptimizer`, before gradients are applied.
 
     optimizer = build_optimizer(config, learning_rate)
 """
-from nets.tf_compat import v1
-
 OPTIMIZER_NAMES = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum',
                    'rmsprop', 'sgd')
 
@@ -27,6 +25,8 @@ def build_optimizer(config, learning_rate):
   Raises:
     ValueError: unknown optimizer name (listing the valid ones).
   """
+  # TensorFlow loads here, not at import: the scripts check flags first.
+  from nets.tf_compat import v1  # pylint: disable=g-import-not-at-top
   name = config.optimizer
   if name == 'adadelta':
     return v1.train.AdadeltaOptimizer(learning_rate, rho=config.adadelta_rho,

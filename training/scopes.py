@@ -13,6 +13,7 @@ import fnmatch
 
 from nets import checkpoints
 from nets.tf_compat import v1
+from training import config
 from training import errors
 
 # Keras names a weight `kernel` or `bias`; Slim checkpoints say `weights` or
@@ -21,15 +22,8 @@ from training import errors
 _KERAS_COMPONENTS = {'kernel': 'weights', 'bias': 'biases'}
 
 
-def split_scopes(text):
-  """'a, b,,c' -> ('a', 'b', 'c'); None or '' -> ()."""
-  if not text:
-    return ()
-  if isinstance(text, (list, tuple)):
-    items = text
-  else:
-    items = text.split(',')
-  return tuple(s.strip().rstrip('/') for s in items if s.strip())
+# TensorFlow-free, in config (flags are parsed before TF loads).
+split_scopes = config.split_scopes
 
 
 def matches_scope(name, scope):

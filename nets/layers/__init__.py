@@ -28,12 +28,14 @@ Example:
 """
 import importlib
 
+from nets import names
 from nets.layers import batch_norm_folding
 from nets.tf_compat import slim, tf
 
-STYLES = ('slim', 'raw', 'keras')
-DEFAULT_STYLE = 'slim'
-SE_PLACEMENTS = ('standard', 'pre', 'post', 'identity')
+# The names live in nets.names, which scripts import before TensorFlow.
+STYLES = names.STYLES
+DEFAULT_STYLE = names.DEFAULT_STYLE
+SE_PLACEMENTS = names.SE_PLACEMENTS
 # Whether graph-mode SE blocks use the one-pass input gradient
 # (`_excite_with_squeeze_gradient`); tests switch it off to compare with
 # autodiff.
@@ -48,9 +50,7 @@ _STYLE_MODULES = {
 
 def get(style):
   """Returns the module implementing `style` ('slim', 'raw' or 'keras')."""
-  if style not in _STYLE_MODULES:
-    raise ValueError('Unknown layer style %r; valid styles: %s' %
-                     (style, ', '.join(STYLES)))
+  names.check_style(style)
   return importlib.import_module(_STYLE_MODULES[style])
 
 

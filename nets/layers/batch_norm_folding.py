@@ -106,6 +106,47 @@ def worth_folding(outputs):
           _WEIGHT_PASSES * weights.num_elements())
 
 
+def _is_atrous(conv):
+  return list(conv.get_attr('dilations')) != [1, 1, 1, 1]
+
+
+def _conv2d_like(conv, inputs, weights):
+  """A conv with the attributes of Conv2D op `conv`, on other weights.
+
+  An atrous conv (dilations > 1) is built as TensorFlow's own
+  `tf.nn.convolution` builds it, SpaceToBatchND -> Conv2D -> BatchToSpaceND:
+  stock CPU Conv2D kernels (TensorFlow with oneDNN off, the default on
+  e.g. AMD CPUs) have no dilations, so a raw dilated Conv2D fails there.
+  """
+  padding = conv.get_attr('padding').decode()
+  strides = list(conv.get_attr('strides'))
+  if not _is_atrous(conv):
+    return tf.raw_ops.Conv2D(
+        input=inputs, filter=weights, strides=strides, padding=padding,
+        explicit_paddings=conv.get_attr('explicit_paddings'),
+        data_format='NHWC', dilations=conv.get_attr('dilations'))
+  if padding == 'EXPLICIT':
+    pads = list(conv.get_attr('explicit_paddings'))
+    inputs = tf.pad(inputs, [pads[i:i + 2] for i in range(0, 8, 2)])
+    padding = 'VALID'
+  return tf.nn.convolution(inputs, weights, strides=strides[1:3],
+                           padding=padding,
+                           dilations=list(conv.get_attr('dilations'))[1:3])
+
+
+def onednn_enabled():
+  """Whether TensorFlow runs its oneDNN CPU ops in this process.
+
+  TensorFlow's own runtime answer (build, CPU and TF_ENABLE_ONEDNN_OPTS).
+  Grappler's fusion of a folded conv with the residual addition and ReLU
+  (`_FusedConv2D` with Add) exists only then; folding is still correct,
+  and still removes the batch norm, without it.
+  """
+  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  from tensorflow.python.util import _pywrap_util_port
+  return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def fold(outputs):
   """`outputs` recomputed as conv(x, W * s) + b (+ the same activation).
 
@@ -122,6 +163,8 @@ def fold(outputs):
   if chain is None:
     return None
   conv, batch_norm, activation = chain
+  if _is_atrous(conv) and list(conv.get_attr('strides')) != [1, 1, 1, 1]:
+    return None  # No space_to_batch form (tf.nn.convolution refuses it).
   inputs, weights = conv.inputs
   gamma, beta, mean, variance = batch_norm.inputs[1:5]
   # Absolute (trailing '/'): next to the batch norm, whatever scope the
@@ -129,14 +172,8 @@ def fold(outputs):
   with tf.compat.v1.name_scope(batch_norm.name + '_folded/'):
     scale = gamma * tf.math.rsqrt(variance + batch_norm.get_attr('epsilon'))
     bias = beta - mean * scale
-    folded = tf.raw_ops.Conv2D(
-        input=inputs,
-        filter=weights * tf.cast(scale, weights.dtype),
-        strides=conv.get_attr('strides'),
-        padding=conv.get_attr('padding').decode(),
-        explicit_paddings=conv.get_attr('explicit_paddings'),
-        data_format='NHWC',
-        dilations=conv.get_attr('dilations'))
+    folded = _conv2d_like(conv, inputs,
+                          weights * tf.cast(scale, weights.dtype))
     folded = tf.nn.bias_add(folded, tf.cast(bias, folded.dtype))
     if activation is not None:
       folded = _ACTIVATIONS[activation.type](folded, activation)
