@@ -27,6 +27,7 @@ _STORAGE_NAMES = {
     np.dtype('float64'): 'DoubleStorage',
     np.dtype('float16'): 'HalfStorage',
     np.dtype('int64'): 'LongStorage',
+    np.dtype('uint16'): 'BFloat16Storage',  # numpy has no bfloat16: raw bits.
 }
 
 
@@ -52,7 +53,8 @@ class Call(object):
     return self.function, self.args
 
 
-class _Storage(object):
+class Storage(object):
+  """A storage reference, pickled as a persistent id."""
 
   def __init__(self, key, type_name, numel, view=None):
     self.key = key
@@ -61,7 +63,8 @@ class _Storage(object):
     self.view = view  # legacy: (view_key, offset, numel)
 
 
-class _Tensor(object):
+class Tensor(object):
+  """A tensor, pickled as `_rebuild_tensor_v2(storage, offset, size, ...)`."""
 
   def __init__(self, storage, offset, size, stride):
     self.storage = storage
@@ -90,7 +93,7 @@ class _TorchPickler(pickle._Pickler):  # pylint: disable=protected-access
     super().save(obj, save_persistent_id)
 
   def persistent_id(self, obj):
-    if not isinstance(obj, _Storage):
+    if not isinstance(obj, Storage):
       return None
     pid = ('storage', Global('torch', obj.type_name), obj.key, 'cpu',
            obj.numel)
@@ -122,23 +125,23 @@ def _layout_tensors(state, legacy, shared, transpose_2d):
       pieces = [_strided(state[n], transpose_2d) for n in names]
       data = np.concatenate([p[0] for p in pieces])
       key = str(index)
-      root = _Storage(key, _STORAGE_NAMES[dtype], data.size)
+      root = Storage(key, _STORAGE_NAMES[dtype], data.size)
       storages.append((key, data))
       offset = 0
       for name, (piece, size, stride) in zip(names, pieces):
         if legacy:
-          view = _Storage(key, root.type_name, data.size,
+          view = Storage(key, root.type_name, data.size,
                           view=('v%s_%d' % (key, offset), offset, piece.size))
-          obj[name] = _Tensor(view, 0, tuple(size), tuple(stride))
+          obj[name] = Tensor(view, 0, tuple(size), tuple(stride))
         else:
-          obj[name] = _Tensor(root, offset, tuple(size), tuple(stride))
+          obj[name] = Tensor(root, offset, tuple(size), tuple(stride))
         offset += piece.size
     return collections.OrderedDict((n, obj[n]) for n in state), storages
   for index, (name, array) in enumerate(state.items()):
     data, size, stride = _strided(array, transpose_2d)
     key = str(index)
     storages.append((key, data))
-    obj[name] = _Tensor(_Storage(key, _STORAGE_NAMES[array.dtype], data.size),
+    obj[name] = Tensor(Storage(key, _STORAGE_NAMES[array.dtype], data.size),
                         0, tuple(size), tuple(stride))
   return obj, storages
 

@@ -144,6 +144,8 @@ def check_arguments(input_path, output_prefix, model_name=None,
 
 def _model_options(network):
   options = {'depth_multiplier': network.depth_multiplier}
+  if network.min_base_depth != layouts.MIN_BASE_DEPTH:
+    options['min_base_depth'] = network.min_base_depth
   if network.se_ratio not in (None, layouts.DEFAULT_SE_RATIO):
     options['se_ratio'] = network.se_ratio
   return options

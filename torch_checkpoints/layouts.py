@@ -15,9 +15,9 @@ Every unit has `conv1/bn1` (1x1), `conv2/bn2` (3x3, grouped in ResNeXt),
 
 The network is inferred from the shapes: SE keys give `se_`, 32 groups in
 conv2 (weight [O, I/g, 3, 3] with I/g != I) give ResNeXt 32x4d, units per layer
-give the depth, layer widths the depth multiplier
-(`planes_i = max(int(base_i * dm), 8)`, base 64/128/256/512, conv3 has
-4 * planes_i outputs), SE hidden widths the reduction ratio (C // 16 unless
+give the depth, layer widths the depth multiplier and floor
+(`planes_i = max(int(base_i * dm), min_base_depth)`, base 64/128/256/512,
+conv3 has 4 * planes_i outputs; dm is the smallest that fits), SE hidden widths the reduction ratio (C // 16 unless
 they say otherwise), the head's rows the number of classes.
 
 Names map to the Slim scopes of `nets.resnet_v1`: `layer<L>.<i>.conv<k>` ->
@@ -62,6 +62,7 @@ Network = collections.namedtuple('Network', [
     'depth',             # 50
     'units',             # (3, 4, 6, 3)
     'depth_multiplier',  # 1.0
+    'min_base_depth',    # 8
     'se_ratio',          # 16 (None without SE)
     'num_classes',       # 1000
     'topology',          # default topology of the layout
@@ -207,16 +208,22 @@ def _groups(state, units):
   return groups[0]
 
 
-def _depth_multiplier(planes):
-  """The `dm` with planes_i = max(int(base_i * dm), 8), or an error."""
-  free = [(p, b) for p, b in zip(planes, BASE_DEPTHS) if p > MIN_BASE_DEPTH]
-  dm = free[0][0] / free[0][1] if free else MIN_BASE_DEPTH / BASE_DEPTHS[0]
-  expected = [max(int(b * dm), MIN_BASE_DEPTH) for b in BASE_DEPTHS]
-  if expected != list(planes):
-    raise ConversionError(
-        'the layer widths (planes %s, conv3 outputs / 4) are not those of a '
-        'depth multiplier: dm=%g gives %s' % (list(planes), dm, expected))
-  return float(dm)
+def _widths(planes):
+  """(dm, min_base_depth) with planes_i = max(int(base_i * dm), min), or an
+  error. min_base_depth is 8 (the builders' default) unless the first layers
+  are clamped to a larger floor."""
+  for floor in [MIN_BASE_DEPTH] + [planes[0]] * (planes[0] != MIN_BASE_DEPTH):
+    free = [(p, b) for p, b in zip(planes, BASE_DEPTHS) if p > floor]
+    dm = free[0][0] / free[0][1] if free else floor / BASE_DEPTHS[0]
+    if [max(int(b * dm), floor) for b in BASE_DEPTHS] == list(planes):
+      return float(dm), floor
+  dm = planes[-1] / BASE_DEPTHS[-1]
+  raise ConversionError(
+      'the layer widths (planes %s, conv3 outputs / 4) are not those of a '
+      'depth multiplier (planes_i = max(int(base_i * dm), min_base_depth), '
+      'base %s): dm=%g gives %s' % (
+          list(planes), list(BASE_DEPTHS), dm,
+          [max(int(b * dm), MIN_BASE_DEPTH) for b in BASE_DEPTHS]))
 
 
 def _bottleneck_width(planes, groups):
@@ -269,7 +276,7 @@ def infer_network(state, layout):
                             'multiple of 4 (bottleneck expansion)' %
                             (layer, conv3[0]))
     planes.append(conv3[0] // 4)
-  depth_multiplier = _depth_multiplier(planes)
+  depth_multiplier, min_base_depth = _widths(planes)
   for layer in range(1, 5):
     width = _shape(state, 'layer%d.0.conv1.weight' % layer)[0]
     expected = _bottleneck_width(planes[layer - 1], groups)
@@ -292,7 +299,8 @@ def infer_network(state, layout):
   else:
     topology = 'torch'
   return Network(model_name_of(family, depth), family, depth, units,
-                 depth_multiplier, se_ratio, int(head[0]), topology)
+                 depth_multiplier, min_base_depth, se_ratio, int(head[0]),
+                 topology)
 
 
 def describe(network):
