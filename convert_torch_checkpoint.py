@@ -18,8 +18,8 @@ names (`kernel`/`bias`) instead of Slim's (`weights`/`biases`); the scripts of
 this project read Slim names in every style, so keep the default unless
 another program needs Keras names.
 
-Exit status: 0 on success; 2 for a wrong command line (missing or unknown
-flag value, no such input file, no output directory); 1 when the file cannot
+Exit status: 0 on success; 2 for a wrong command line (a missing, unknown or
+malformed flag, no such input file, no output directory); 1 when the file cannot
 be converted (not a torch/safetensors file, refused as unsafe, truncated, not
 a state dict, an unknown key layout, or a network other than --model_name /
 --num_classes say). Each failure prints one `error:` line and writes nothing.
@@ -40,9 +40,9 @@ flags.DEFINE_string('model_name', None, 'Expected network, e.g. '
                     'se_resnet_v1_50 (default: inferred from the file).')
 flags.DEFINE_string('topology', None, 'Topology recorded in the sidecar '
                     '(default: the layout\'s: caffe, caffe_resnext or torch).')
-flags.DEFINE_enum('layer_style', 'slim', ['slim', 'raw', 'keras'],
-                  'Naming of the written variables: slim/raw write '
-                  'weights/biases, keras writes kernel/bias.')
+flags.DEFINE_string('layer_style', 'slim', 'Naming of the written '
+                    'variables: slim or raw write weights/biases, keras '
+                    'writes kernel/bias.')
 flags.DEFINE_integer('num_classes', None, 'Expected number of classes of the '
                      'head (default: whatever the file has).')
 flags.DEFINE_integer('image_size', None, 'Preprocessing recorded in the '
@@ -55,9 +55,20 @@ flags.DEFINE_string('interpolation', None, 'Preprocessing: resize '
                     'or timm\'s config.json).')
 
 
+def _parse_flags(argv):
+  """absl's parser, but a bad flag exits 2 with one `error:` line."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    print('error: %s' % ' '.join(str(e).split()), file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
+    print('error: unexpected arguments: %s' % ' '.join(argv[1:]),
+          file=sys.stderr)
+    return 2
   start = time.time()
   # Imported here so that `--help` and flag errors answer at once.
   from torch_checkpoints import convert  # pylint: disable=g-import-not-at-top
@@ -82,5 +93,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['input', 'output'])
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)
