@@ -47,18 +47,20 @@ def fixed_padding(inputs, kernel_size, rate=1):
 
 
 @slim.add_arg_scope
-def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
+def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None,
+                groups=1):
   """A conv with 'SAME' padding whose output does not depend on input parity.
 
   Stride 1 uses 'SAME'; a larger stride pads explicitly and symmetrically
-  (`fixed_padding`) and then convolves 'VALID', as Slim's ResNets do.
+  (`fixed_padding`) and then convolves 'VALID', as Slim's ResNets do (and
+  torch's `padding=k // 2` for odd k). `groups` as `layers.conv2d`.
   """
   if stride == 1:
     return layers.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate,
-                         padding='SAME', scope=scope)
+                         padding='SAME', scope=scope, groups=groups)
   return layers.conv2d(fixed_padding(inputs, kernel_size, rate), num_outputs,
                        kernel_size, stride=stride, rate=rate, padding='VALID',
-                       scope=scope)
+                       scope=scope, groups=groups)
 
 
 @slim.add_arg_scope
@@ -100,8 +102,14 @@ def stack_blocks_dense(net, blocks, output_stride=None,
           unit = dict(unit, stride=1)
         with tf.compat.v1.variable_scope('unit_%d' % (i + 1), values=[net]):
           if output_stride is not None and current_stride == output_stride:
+            stride = unit.get('stride', 1)
+            if unit.get('stride_conv') == 'conv1':
+              # The unit's 3x3 follows its (now unstrided) first 1x1, so it
+              # sees the denser map already: its rate grows here.
+              rate *= stride
+              stride = 1
             net = block.unit_fn(net, rate=rate, **dict(unit, stride=1))
-            rate *= unit.get('stride', 1)
+            rate *= stride
           else:
             net = block.unit_fn(net, rate=1, **unit)
             current_stride *= unit.get('stride', 1)
