@@ -151,10 +151,14 @@ def _model_options(network):
   return options
 
 
-def check_against_model(tensors, sources, network, model_options):
+def check_against_model(tensors, sources, network, model_options, topology):
   """Every name and shape against the builder's variables (one error line)."""
-  shapes = target.variable_shapes(network.model_name, network.num_classes,
-                                  model_options)
+  try:
+    shapes = target.variable_shapes(network.model_name, network.num_classes,
+                                    dict(model_options, topology=topology))
+  except (ValueError, TypeError) as e:
+    raise ConversionError('cannot build %s with %s: %s' % (
+        network.model_name, model_options, e)) from None
   missing = [n for n in shapes if n not in tensors]
   unexpected = ['%s (-> %s)' % (sources[n][0], n) for n in tensors
                 if n not in shapes]
@@ -212,10 +216,14 @@ def convert(input_path, output_prefix, model_name=None, topology=None,
     layout = layouts.recognise(state)
     network = layouts.infer_network(state, layout)
     layouts.check_request(network, model_name, num_classes)
+    if network.model_name not in resnet_model_names():
+      raise ConversionError('the file holds %s, a network this project does '
+                            'not have' % layouts.describe(network))
     tensors, sources = layouts.to_slim(state, layout, network)
     del state
     model_options = _model_options(network)
-    check_against_model(tensors, sources, network, model_options)
+    topology = topology or network.topology
+    check_against_model(tensors, sources, network, model_options, topology)
   except UsageError:
     raise
   except ConversionError as e:
@@ -224,7 +232,7 @@ def convert(input_path, output_prefix, model_name=None, topology=None,
     tensors = collections.OrderedDict(
         (target.slim_to_keras_name(n), a) for n, a in tensors.items())
   sidecar = sidecar_lib.make_sidecar(
-      network.model_name, topology or network.topology, model_options,
+      network.model_name, topology, model_options,
       layer_style, network.num_classes,
       preprocessing_for(input_path, layout, image_size, crop_pct,
                         interpolation),
