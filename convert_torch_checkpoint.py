@@ -24,11 +24,15 @@ be converted (not a torch/safetensors file, refused as unsafe, truncated, not
 a state dict, an unknown key layout, or a network other than --model_name /
 --num_classes say). Each failure prints one `error:` line and writes nothing.
 """
+import os
 import sys
 import time
 
 from absl import app
 from absl import flags
+
+from torch_checkpoints import reader
+from torch_checkpoints.errors import ConversionError
 
 FLAGS = flags.FLAGS
 
@@ -69,16 +73,23 @@ def main(argv):
     print('error: unexpected arguments: %s' % ' '.join(argv[1:]),
           file=sys.stderr)
     return 2
+  if not FLAGS.input or not FLAGS.output:
+    print('error: --input and --output are required', file=sys.stderr)
+    return 2
   start = time.time()
-  # Imported here so that `--help` and flag errors answer at once.
-  from torch_checkpoints import convert  # pylint: disable=g-import-not-at-top
-  from torch_checkpoints.errors import ConversionError  # pylint: disable=g-import-not-at-top
   try:
+    # The file is read before TensorFlow is imported: a file that cannot be
+    # converted fails at once.
+    loaded = None
+    if os.path.isfile(FLAGS.input):
+      loaded = reader.read_state_dict(FLAGS.input)
+    from torch_checkpoints import convert  # pylint: disable=g-import-not-at-top
     result = convert.convert(
         FLAGS.input, FLAGS.output, model_name=FLAGS.model_name,
         topology=FLAGS.topology, layer_style=FLAGS.layer_style,
         num_classes=FLAGS.num_classes, image_size=FLAGS.image_size,
-        crop_pct=FLAGS.crop_pct, interpolation=FLAGS.interpolation)
+        crop_pct=FLAGS.crop_pct, interpolation=FLAGS.interpolation,
+        loaded=loaded)
   except ConversionError as e:
     print('error: %s' % ' '.join(str(e).split()), file=sys.stderr)
     return e.exit_code

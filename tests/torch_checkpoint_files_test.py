@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from tests import torch_files_testlib as tl
-from torch_checkpoints import convert
 from torch_checkpoints import layouts
+from torch_checkpoints import reader
 from torch_checkpoints import safetensors_file
 from torch_checkpoints import torch_file
 from torch_checkpoints.errors import ConversionError
@@ -146,7 +146,7 @@ def test_truncated_files_fail_with_a_message(tmp_path, fmt, keep):
     f.write(data[:int(len(data) * keep)])
   with pytest.raises(ConversionError, match=r'x\.(pth|safetensors): '
                      r'.*(truncated|corrupt)'):
-    convert.read_state_dict(path)
+    reader.read_state_dict(path)
 
 
 def test_a_zip_storage_smaller_than_its_tensors_say_is_refused(tmp_path):
@@ -203,7 +203,7 @@ def test_files_that_are_not_torch_files(tmp_path):
       (tmp_path / name).write_bytes(data)
     with pytest.raises(ConversionError, match=r'%s: .*not a torch file' %
                        name):
-      convert.read_state_dict(str(tmp_path / name))
+      reader.read_state_dict(str(tmp_path / name))
 
 
 def test_a_list_of_tensors_is_not_a_state_dict(tmp_path):
@@ -213,7 +213,7 @@ def test_a_list_of_tensors_is_not_a_state_dict(tmp_path):
       [tl.Tensor(storage, 0, (4,), (1,))], legacy=True))
   with pytest.raises(ConversionError, match='not a state dict: the file holds '
                      'a list'):
-    convert.read_state_dict(path)
+    reader.read_state_dict(path)
 
 
 @pytest.mark.parametrize('wrap', ['state_dict', 'model'])
@@ -223,7 +223,7 @@ def test_training_checkpoint_wrappers_and_dataparallel_prefix(tmp_path, wrap):
           'timm', depth_multiplier=0.125, num_classes=3).items())
   path = str(tmp_path / 'train.pth')
   tl.write_zip(state, path, wrap=wrap)
-  got, file_format, digest = convert.read_state_dict(path)
+  got, file_format, digest = reader.read_state_dict(path)
   assert file_format == 'torch-zip' and len(digest) == 64
   assert list(got) == [k[len('module.'):] for k in state]
   assert layouts.recognise(got).name == 'timm'

@@ -14,16 +14,14 @@ Example:
     result.sidecar['topology']     # 'caffe'
 """
 import collections
-import hashlib
 import json
 import os
 
 from torch_checkpoints import checkpoint_writer
 from torch_checkpoints import layouts
-from torch_checkpoints import safetensors_file
+from torch_checkpoints import reader
 from torch_checkpoints import sidecar as sidecar_lib
 from torch_checkpoints import target
-from torch_checkpoints import torch_file
 from torch_checkpoints.errors import ConversionError, UsageError
 
 LAYER_STYLES = ('slim', 'raw', 'keras')
@@ -44,34 +42,6 @@ def resnet_model_names():
   from nets import nets_factory  # pylint: disable=g-import-not-at-top
   return [n for n in nets_factory.network_names()
           if layouts.parse_model_name(n)]
-
-
-def read_state_dict(path):
-  """Reads a file; returns (state dict of numpy arrays, format, sha256).
-
-  Raises:
-    ConversionError: unreadable, unsafe, truncated, or not a state dict.
-  """
-  try:
-    with open(path, 'rb') as f:
-      data = f.read()
-  except OSError as e:
-    raise UsageError('%s: cannot read the input (%s)' %
-                     (path, e.strerror or e)) from None
-  digest = hashlib.sha256(data).hexdigest()
-  try:
-    if safetensors_file.looks_like_safetensors(data):
-      obj, file_format = safetensors_file.read_bytes(data), 'safetensors'
-    elif path.endswith('.safetensors') and not torch_file.detect_format(data):
-      raise safetensors_file.SafetensorsFileError(
-          'truncated or corrupt safetensors file (no valid header)')
-    else:
-      obj, file_format = torch_file.read_bytes(data)
-  except (torch_file.TorchFileError,
-          safetensors_file.SafetensorsFileError) as e:
-    raise ConversionError('%s: %s' % (path, e)) from None
-  del data
-  return layouts.unwrap_state_dict(obj), file_format, digest
 
 
 def _timm_config(path):
@@ -169,12 +139,12 @@ def check_against_model(tensors, sources, network, model_options, topology):
   problems = []
   if missing:
     problems.append('variables of %s no key maps to: %s' % (
-        network.model_name, layouts._short_list(missing)))  # pylint: disable=protected-access
+        network.model_name, reader.short_list(missing)))
   if unexpected:
     problems.append('keys with no variable in %s: %s' % (
-        network.model_name, layouts._short_list(unexpected, 4)))  # pylint: disable=protected-access
+        network.model_name, reader.short_list(unexpected, 4)))
   if misshaped:
-    problems.append('mis-shaped: %s' % layouts._short_list(misshaped, 3))  # pylint: disable=protected-access
+    problems.append('mis-shaped: %s' % reader.short_list(misshaped, 3))
   if problems:
     raise ConversionError('does not fit %s: %s' % (
         layouts.describe(network), '; '.join(problems)))
@@ -182,7 +152,7 @@ def check_against_model(tensors, sources, network, model_options, topology):
 
 def convert(input_path, output_prefix, model_name=None, topology=None,
             layer_style='slim', num_classes=None, image_size=None,
-            crop_pct=None, interpolation=None):
+            crop_pct=None, interpolation=None, loaded=None):
   """Converts `input_path` and writes `output_prefix`.{index,data-*,json}.
 
   Args:
@@ -198,6 +168,8 @@ def convert(input_path, output_prefix, model_name=None, topology=None,
     image_size, crop_pct, interpolation: preprocessing recorded in the
       sidecar (default: timm's config.json beside the file, else 224, 0.875,
       'bilinear').
+    loaded: what `reader.read_state_dict(input_path)` returned, if the
+      caller has already read the file.
 
   Returns:
     A `Result` (files written, sidecar dict, the `layouts.Network`, number
@@ -211,7 +183,7 @@ def convert(input_path, output_prefix, model_name=None, topology=None,
   check_arguments(input_path, output_prefix, model_name, topology,
                   layer_style, num_classes, crop_pct, interpolation,
                   image_size)
-  state, file_format, digest = _prefixed(read_state_dict, input_path)
+  state, file_format, digest = loaded or reader.read_state_dict(input_path)
   try:
     layout = layouts.recognise(state)
     network = layouts.infer_network(state, layout)
@@ -244,14 +216,3 @@ def convert(input_path, output_prefix, model_name=None, topology=None,
     raise UsageError('%s: cannot write the checkpoint (%s)' % (
         output_prefix, e.strerror or e)) from None
   return Result(files, sidecar, network, len(tensors))
-
-
-def _prefixed(function, path):
-  try:
-    return function(path)
-  except UsageError:
-    raise
-  except ConversionError as e:
-    message = str(e)
-    raise ConversionError(message if message.startswith(path + ':') else
-                          '%s: %s' % (path, message)) from None

@@ -30,7 +30,7 @@ moving_mean, moving_variance`; `num_batches_tracked` is dropped.
 
 Example:
 
-    state = layouts.unwrap_state_dict(torch_file.read(path)[0])
+    state, file_format, sha256 = reader.read_state_dict(path)
     layout = layouts.recognise(state)
     network = layouts.infer_network(state, layout)   # network.model_name
     tensors = layouts.to_slim(state, layout, network) # {slim name: array}
@@ -40,8 +40,9 @@ import re
 
 import numpy as np
 
-from torch_checkpoints.errors import ConversionError
 from nets import resnet_v1
+from torch_checkpoints import reader
+from torch_checkpoints.errors import ConversionError
 
 BASE_DEPTHS = resnet_v1.BASE_DEPTHS
 MIN_BASE_DEPTH = 8
@@ -93,45 +94,6 @@ def parse_model_name(name):
   return match.group(1), int(match.group(2))
 
 
-def _short_list(items, limit=6):
-  items = list(items)
-  shown = ', '.join(items[:limit])
-  return shown + (' ... (+%d more)' % (len(items) - limit)
-                  if len(items) > limit else '')
-
-
-def unwrap_state_dict(obj):
-  """The state dict inside `obj`: {name: numpy array}.
-
-  Unwraps a `state_dict` or `model` entry (training checkpoints) and a
-  `module.` prefix (DataParallel).
-
-  Raises:
-    ConversionError: `obj` is not a dict of tensors.
-  """
-  if not isinstance(obj, dict):
-    raise ConversionError('not a state dict: the file holds a %s, not a dict '
-                          'of tensors' % type(obj).__name__)
-  for wrapper in ('state_dict', 'model'):
-    inner = obj.get(wrapper)
-    if isinstance(inner, dict) and not isinstance(obj.get('conv1.weight'),
-                                                  np.ndarray):
-      obj = inner
-      break
-  non_tensors = [k for k, v in obj.items() if not isinstance(v, np.ndarray)]
-  if not obj or non_tensors:
-    raise ConversionError(
-        'not a state dict: %s' % (
-            'the dict is empty' if not obj else
-            'entries %s hold %s, not tensors' % (
-                _short_list(map(str, non_tensors), 4),
-                type(obj[non_tensors[0]]).__name__)))
-  if all(isinstance(k, str) and k.startswith('module.') for k in obj):
-    obj = collections.OrderedDict((k[len('module.'):], v)
-                                  for k, v in obj.items())
-  return collections.OrderedDict(obj)
-
-
 def recognise(state):
   """The `Layout` of a state dict; ConversionError if it is not a ResNet's."""
   if 'layer0.conv1.weight' in state:
@@ -142,11 +104,11 @@ def recognise(state):
     raise ConversionError(
         'not a ResNet-family state dict: it has neither conv1.weight '
         '(timm/torchvision) nor layer0.conv1.weight (pretrainedmodels); its '
-        'first keys are %s' % _short_list(state, 5))
+        'first keys are %s' % reader.short_list(state, 5))
   if not any(k.startswith('layer1.0.') for k in state):
     raise ConversionError('not a ResNet-family state dict: no layer1.0.* '
                           'keys; its first keys are %s' %
-                          _short_list(state, 5))
+                          reader.short_list(state, 5))
   has = lambda part: any(('.%s.' % part) in k for k in state)
   se = 'se_module' if has('se_module') else 'se' if has('se') else None
   if name is None:
@@ -249,7 +211,7 @@ def _se_ratio(state, layout, units, planes):
   if not ratios:
     raise ConversionError(
         'the SE hidden widths follow no reduction ratio r (hidden = C // r): '
-        '%s' % _short_list('%s: C=%d hidden=%d' % p for p in pairs[:4]))
+        '%s' % reader.short_list('%s: C=%d hidden=%d' % p for p in pairs[:4]))
   target = pairs[0][1] / pairs[0][2]
   return min(ratios, key=lambda r: (abs(r - target), r))
 
@@ -419,9 +381,9 @@ def to_slim(state, layout, network):
   missing = [k for k in expected if k not in state]
   problems = []
   if missing:
-    problems.append('missing keys %s' % _short_list(missing))
+    problems.append('missing keys %s' % reader.short_list(missing))
   if unexpected:
-    problems.append('unexpected keys %s' % _short_list(unexpected))
+    problems.append('unexpected keys %s' % reader.short_list(unexpected))
   if problems:
     raise ConversionError('the %s layout (%s) does not fit: %s' % (
         layout.name, describe(network), '; '.join(problems)))
@@ -435,5 +397,5 @@ def to_slim(state, layout, network):
     sources[slim] = (key, list(state[key].shape))
   if bad_rank:
     raise ConversionError('tensors of the wrong rank: %s' %
-                          _short_list(bad_rank))
+                          reader.short_list(bad_rank))
   return tensors, sources
