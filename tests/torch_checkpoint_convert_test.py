@@ -58,20 +58,23 @@ def _checkpoint(prefix):
           for n in reader.get_variable_to_shape_map()}
 
 
-@pytest.mark.parametrize('layout,fmt,model,topology', [
-    ('pretrainedmodels', 'legacy', 'se_resnet_v1_14', 'caffe'),
-    ('timm', 'safetensors', 'se_resnet_v1_14', 'torch'),
-    ('torchvision', 'zip', 'resnet_v1_14', 'torch'),
+@pytest.mark.parametrize('layout,fmt,model,topology,dm,groups', [
+    ('pretrainedmodels', 'legacy', 'se_resnet_v1_14', 'caffe', DM, 1),
+    ('timm', 'safetensors', 'se_resnet_v1_14', 'torch', DM, 1),
+    ('torchvision', 'zip', 'resnet_v1_14', 'torch', DM, 1),
+    ('pretrainedmodels', 'zip', 'se_resnext_14_32x4d', 'caffe_resnext',
+     0.375, 32),
 ])
 def test_each_layout_converts_to_the_builders_names_and_values(
-    tmp_path, layout, fmt, model, topology):
-  state = _state(layout)
+    tmp_path, layout, fmt, model, topology, dm, groups):
+  state = _state(layout, depth_multiplier=dm, groups=groups)
   source = _write(tmp_path, state, fmt,
                   'model.safetensors' if fmt == 'safetensors' else 'm.pth')
   prefix = _out(tmp_path)
   result = convert.convert(source, prefix)
   tensors = _checkpoint(prefix)
-  shapes = target.variable_shapes(model, CLASSES, {'depth_multiplier': DM})
+  shapes = target.variable_shapes(model, CLASSES, {'depth_multiplier': dm,
+                                                   'topology': topology})
   assert {n: list(a.shape) for n, a in tensors.items()} == shapes
   assert all(a.dtype == np.float32 for a in tensors.values())
 
@@ -86,6 +89,9 @@ def test_each_layout_converts_to_the_builders_names_and_values(
   np.testing.assert_array_equal(
       tensors[unit + 'shortcut/BatchNorm/moving_variance'],
       state['layer2.0.downsample.1.running_var'])
+  np.testing.assert_array_equal(  # Grouped: [O, I/g, 3, 3] -> [3, 3, I/g, O].
+      tensors[unit + 'conv2/weights'],
+      state['layer2.0.conv2.weight'].transpose(2, 3, 1, 0))
   np.testing.assert_array_equal(tensors[unit + 'conv2/BatchNorm/beta'],
                                 state['layer2.0.bn2.bias'])
   np.testing.assert_array_equal(tensors[unit + 'conv2/BatchNorm/moving_mean'],
@@ -114,7 +120,7 @@ def test_each_layout_converts_to_the_builders_names_and_values(
   assert sidecar == {
       'format': 'slim-senet-converted-checkpoint', 'version': 1,
       'model_name': model, 'topology': topology,
-      'model_options': {'depth_multiplier': DM}, 'layer_style': 'slim',
+      'model_options': {'depth_multiplier': dm}, 'layer_style': 'slim',
       'num_classes': CLASSES, 'labels_offset': 0,
       'preprocessing': {
           'name': 'torch', 'mean': [0.485, 0.456, 0.406],
@@ -167,15 +173,16 @@ def test_keras_naming_matches_a_keras_style_graph(tmp_path):
           tensors[MODEL + '/logits/kernel'])
 
 
-def test_se_ratio_and_1000_classes_are_recorded(tmp_path):
+def test_se_ratio_1000_classes_and_topology_are_recorded(tmp_path):
   prefix = _out(tmp_path)
   result = convert.convert(
       _write(tmp_path, _state('timm', num_classes=1000,
                               se_hidden=lambda c: c // 8), 'zip'), prefix,
-      model_name=MODEL, num_classes=1000)
+      model_name=MODEL, num_classes=1000, topology='caffe')
   assert result.sidecar['model_options'] == {'depth_multiplier': DM,
                                              'se_ratio': 8}
   assert result.sidecar['labels_offset'] == 1
+  assert result.sidecar['topology'] == 'caffe'
   fc1 = MODEL + '/block4/unit_1/bottleneck_v1/se/fc1/weights'
   assert list(_checkpoint(prefix)[fc1].shape) == [256, 32]
 
@@ -263,6 +270,8 @@ def test_files_that_do_not_fit_fail_in_one_line_writing_nothing(
      r'directory does not exist'),
     (dict(input='/nonexistent.pth'), r'/nonexistent.pth: no such file'),
     (dict(crop_pct=1.5), r'--crop_pct=1.5 must be in \(0, 1\]'),
+    (dict(topology='v2'), r'--topology=v2 is unknown; valid topologies: '
+     r'slim, caffe, caffe_resnext, torch'),
 ])
 def test_usage_errors(tmp_path, kwargs, message):
   source = _write(tmp_path, _state())

@@ -17,6 +17,8 @@ import collections
 import json
 import os
 
+from nets import nets_factory
+from nets import topology as topology_lib
 from torch_checkpoints import checkpoint_writer
 from torch_checkpoints import layouts
 from torch_checkpoints import reader
@@ -33,13 +35,11 @@ Result = collections.namedtuple('Result', ['files', 'sidecar', 'network',
 
 def known_topologies():
   """The topology names the builders accept."""
-  from nets import topology  # pylint: disable=g-import-not-at-top
-  return tuple(topology.TOPOLOGIES)
+  return topology_lib.NAMES
 
 
 def resnet_model_names():
   """The ResNet-family network names a state dict can be converted to."""
-  from nets import nets_factory  # pylint: disable=g-import-not-at-top
   return [n for n in nets_factory.network_names()
           if layouts.parse_model_name(n)]
 
