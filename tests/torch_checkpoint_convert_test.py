@@ -246,6 +246,8 @@ def _replace(state, key, value):
     (lambda: _replace(_state(), 'layer4.0.conv3.weight',
                       np.zeros((200, 64, 1, 1), np.float32)), {},
      r'the layer widths \(planes \[8, 16, 32, 50\]'),
+    (lambda: {'conv1.0.weight': np.zeros((4, 3, 3, 3), np.float32)}, {},
+     r'a ResNet with a deep stem'),
     (lambda: {'features.0.weight': np.zeros((4, 3, 3, 3), np.float32)}, {},
      r'not a ResNet-family state dict: .* first keys are features.0.weight'),
 ])

@@ -7,6 +7,7 @@ truncated file, a storage or tensor that reaches past the data, a pickled
 model, something that is not a torch file at all.
 """
 import collections
+import os
 import pickle
 import zipfile
 
@@ -187,6 +188,21 @@ def test_a_tensor_reaching_past_its_storage_is_refused(tmp_path, offset, size,
   with pytest.raises(torch_file.TorchFileError,
                      match=r'tensor w .*(reaches past|more elements than) its '
                      r'storage'):
+    torch_file.read(path)
+
+
+def test_compressed_zip_records_are_refused(tmp_path):
+  """A deflated record could claim far more bytes than the file holds."""
+  path = str(tmp_path / 'bomb.pth')
+  with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as archive:
+    archive.writestr('archive/data.pkl', tl.pickle_torch(
+        {'w': tl.Tensor(tl.Storage('0', 'FloatStorage', 1 << 24), 0,
+                        (1 << 24,), (1,))}, legacy=False))
+    archive.writestr('archive/data/0', bytes(1 << 26))
+  assert os.path.getsize(path) < 1 << 20
+  with pytest.raises(torch_file.TorchFileError,
+                     match=r'compressed records in the archive '
+                     r'\(archive/data.pkl, archive/data/0\)'):
     torch_file.read(path)
 
 

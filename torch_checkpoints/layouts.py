@@ -100,6 +100,10 @@ def recognise(state):
     stem, name = 'layer0.', 'pretrainedmodels'
   elif 'conv1.weight' in state:
     stem, name = '', None
+  elif 'conv1.0.weight' in state:
+    raise ConversionError(
+        'a ResNet with a deep stem (conv1.0, conv1.1, ...: timm\'s *d / *t '
+        'variants); only the 7x7 stem (conv1.weight) is supported')
   else:
     raise ConversionError(
         'not a ResNet-family state dict: it has neither conv1.weight '

@@ -299,6 +299,13 @@ def _read_zip(data):
     raise TorchFileError('a zip archive without one <dir>/data.pkl: not a '
                          'torch file')
   root = pickles[0][:-len('data.pkl')]
+  compressed = [n for n in infos if n.startswith(root) and
+                infos[n].compress_type != zipfile.ZIP_STORED]
+  if compressed:
+    # torch stores every record as is; a compressed one could expand far
+    # beyond the file's size.
+    raise TorchFileError('compressed records in the archive (%s); torch '
+                         'never compresses them' % ', '.join(compressed[:3]))
   try:
     byteorder = archive.read(root + 'byteorder').decode('ascii').strip() if (
         root + 'byteorder') in infos else 'little'
