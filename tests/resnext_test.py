@@ -281,3 +281,59 @@ def test_model_summary_command_line():
       cwd=REPO, capture_output=True, text=True, check=True)
   assert 'Parameters: 27,559,896' in result.stdout
   assert 'topology=' not in result.stdout.splitlines()[0]
+
+
+def _training_step(style, checkpoint, inputs, labels):
+  """Loss, regularization, gradients and updated moving statistics of one
+  SGD step from `checkpoint` (or random values saved there)."""
+  with tf.Graph().as_default():
+    logits, _ = se_testlib.build(
+        'se_resnext_14_32x4d', tf.constant(inputs), CLASSES, style=style,
+        is_training=True, weight_decay=1e-2, **SMALL)
+    loss = v1.losses.sparse_softmax_cross_entropy(
+        tf.constant(labels), logits, loss_collection=None)
+    regularization = tf.add_n(
+        v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES))
+    trainable = v1.trainable_variables()
+    gradients = tf.gradients(loss + regularization, trainable)
+    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+      step = v1.train.GradientDescentOptimizer(0.1).apply_gradients(
+          zip(gradients, trainable))
+    variables = v1.global_variables()
+    with v1.Session() as session:
+      if os.path.exists(checkpoint + '.index'):
+        report = checkpoints.restore(session, checkpoint)
+        assert not report.fresh and not report.unused, report.summary()
+      else:
+        se_testlib.randomize(session, variables, seed=11)
+        v1.train.Saver(checkpoints.slim_named_variables(variables)).save(
+            session, checkpoint, write_meta_graph=False, write_state=False)
+      values = session.run([loss, regularization] + gradients)
+      session.run(step)
+      after = session.run(variables)
+  names = [checkpoints.slim_name(v) for v in trainable]
+  return (values[0], values[1], dict(zip(names, values[2:])),
+          {checkpoints.slim_name(v): x for v, x in zip(variables, after)})
+
+
+def test_one_training_step_agrees_across_styles(tmp_path):
+  """Grouped convs train alike in every style: loss, L2 term, gradients of
+  every variable, and the batch norm statistics after the step."""
+  inputs = se_testlib.images(2, 32, seed=12)
+  labels = np.array([1, 4], np.int64)
+  checkpoint = str(tmp_path / 'start')
+  results = {style: _training_step(style, checkpoint, inputs, labels)
+             for style in layers.STYLES}
+  loss, regularization, gradients, after = results['slim']
+  assert regularization > 0.01 * loss
+  for style in ('raw', 'keras'):
+    other = results[style]
+    assert abs(other[0] - loss) <= 1e-5 * loss
+    assert abs(other[1] - regularization) <= 1e-5 * regularization
+    assert set(other[2]) == set(gradients)
+    for name, gradient in gradients.items():
+      assert se_testlib.relative_difference(other[2][name], gradient) <= 1e-4, (
+          style, name)
+    for name, value in after.items():
+      assert se_testlib.relative_difference(other[3][name], value) <= 1e-5, (
+          style, name)
