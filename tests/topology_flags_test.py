@@ -95,3 +95,17 @@ def test_inspect_checkpoint_takes_the_topology(tmp_path):
   # Blocks 2-4: shortcut weights and four batch norm variables each.
   assert 'missing from the checkpoint: 15' in torch.stdout
   assert 'block2/unit_1/bottleneck_v1/shortcut/weights' in torch.stdout
+
+
+def test_training_flags_carry_the_topology():
+  # pylint: disable=g-import-not-at-top
+  from training import flags as training_flags
+  # pylint: enable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  training_flags.define_flags(flag_values)
+  flag_values(['train', '--model_name=se_resnext_14_32x4d',
+               '--topology=caffe_resnext', '--dataset_name=digits',
+               '--dataset_dir=/nonexistent'])
+  config = training_flags.config_from_flags(flag_values).validate()
+  assert config.topology == 'caffe_resnext'
+  assert config.model_config().model_options == {'topology': 'caffe_resnext'}
