@@ -37,6 +37,7 @@ import numpy as np
 from nets import checkpoints
 from nets import layers
 from nets import nets_factory
+from nets import topology
 from nets.tf_compat import tf
 
 v1 = tf.compat.v1
@@ -302,7 +303,10 @@ _MODEL_OPTION_FLAGS = (
     ('float', 'se_fc2_bias_init', 'Initial SE fc2 bias.'),
     ('list', 'se_blocks', 'Blocks with SE, e.g. 3,4.'),
     ('bool', 'se_use_biases', 'Biases in the SE layers.'),
+    ('enum', 'topology', topology.FLAG_HELP),
 )
+_ENUM_VALUES = {'se_placement': layers.SE_PLACEMENTS,
+                'topology': topology.NAMES}
 
 
 def define_flags():
@@ -318,7 +322,7 @@ def define_flags():
   for kind, name, help_text in _MODEL_OPTION_FLAGS:
     help_text += " (default: the builder's)"
     if kind == 'enum':
-      flags.DEFINE_enum(name, None, list(layers.SE_PLACEMENTS), help_text)
+      flags.DEFINE_enum(name, None, list(_ENUM_VALUES[name]), help_text)
     else:
       getattr(flags, 'DEFINE_' + kind)(name, None, help_text)
   flags.mark_flag_as_required('checkpoint_path')

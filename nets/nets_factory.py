@@ -8,6 +8,10 @@ Example:
         se_ratio=8)
     logits, end_points = network_fn(images)   # images: [N, 224, 224, 3]
     network_fn.default_image_size             # 224
+
+    # The SENet authors' SE-ResNeXt arrangement (see nets.topology).
+    network_fn = nets_factory.get_network_fn(
+        'se_resnext_50_32x4d', num_classes=1000, topology='caffe_resnext')
 """
 import functools
 

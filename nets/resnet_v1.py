@@ -9,12 +9,19 @@ SE-ResNet v1 (Hu et al., "Squeeze-and-Excitation Networks") is the same
 network with a squeeze-and-excitation block in the bottleneck units: pass a
 `SqueezeExcitation` spec to `resnet_v1_block`, or call `se_resnet_v1_50` etc.
 
+Every builder takes `topology` (`nets.topology`): 'slim' (the default here,
+Slim's graphs unchanged), 'caffe' (the SENet authors' SE-ResNets, the papers'
+multiply-adds), 'caffe_resnext' or 'torch' (torchvision / timm): the same
+variables, arranged to stride and pool where those do. ResNeXt's grouped
+units (`nets.resnext`) are the same `bottleneck` with `groups`.
+
 Example:
 
     from nets import resnet_v1
     with slim.arg_scope(resnet_v1.resnet_arg_scope(style='raw')):
       logits, end_points = resnet_v1.se_resnet_v1_50(
-          images, num_classes=1000, is_training=False, se_ratio=16)
+          images, num_classes=1000, is_training=False, se_ratio=16,
+          topology='caffe')
 """
 import collections
 

@@ -3,12 +3,16 @@
 ResNets of the same depth and widths (and so the same variables) exist in
 several arrangements that change every activation:
 
-| preset          | strided unit            | strided conv | stem max pool     | shortcut of a strided unit |
-|-----------------|-------------------------|--------------|-------------------|----------------------------|
-| `slim`          | last of blocks 1-3      | conv2 (3x3)  | 3x3/2 `SAME`      | subsampled unless the depth changes |
-| `caffe`         | first of blocks 2-4     | conv1 (1x1)  | 3x3/2, ceil mode  | 1x1 conv, stride 2         |
-| `caffe_resnext` | first of blocks 2-4     | conv2 (3x3)  | 3x3/2, ceil mode  | 1x1 conv, stride 2         |
-| `torch`         | first of blocks 2-4     | conv2 (3x3)  | 3x3/2, padding 1  | 1x1 conv, stride 2         |
+| preset          | strided unit        | strides | stem pool        | shortcut |
+|-----------------|---------------------|---------|------------------|----------|
+| `slim`          | last of blocks 1-3  | 3x3     | 3x3/2 `SAME`     | subsample|
+| `caffe`         | first of blocks 2-4 | 1x1     | 3x3/2, ceil mode | project  |
+| `caffe_resnext` | first of blocks 2-4 | 3x3     | 3x3/2, ceil mode | project  |
+| `torch`         | first of blocks 2-4 | 3x3     | 3x3/2, padding 1 | project  |
+
+("strides": the unit's conv that carries the stride; "shortcut": that of a
+strided unit whose depth does not change, a 1x1 max pool with the stride or
+a strided 1x1 conv; a unit whose depth changes always has the conv.)
 
 `slim` is Slim's `resnet_v1_*` (and so its checkpoints); `caffe` the SENet
 authors' SE-ResNets (released for Caffe; the PyTorch ports keep it) and the

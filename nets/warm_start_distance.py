@@ -29,6 +29,7 @@ import numpy as np
 
 from nets import checkpoints
 from nets import nets_factory
+from nets import topology
 from nets.tf_compat import tf
 
 v1 = tf.compat.v1
@@ -176,6 +177,8 @@ def _define_flags():
   flags.DEFINE_integer('num_classes', 1000, 'Logits size of the checkpoint.')
   flags.DEFINE_float('depth_multiplier', 1.0, 'Bottleneck width scale.')
   flags.DEFINE_integer('seed', 0, 'Seed of images and initial weights.')
+  flags.DEFINE_enum('topology', None, list(topology.NAMES),
+                    topology.FLAG_HELP)
 
 
 def main(argv):
@@ -190,6 +193,8 @@ def main(argv):
   options = {}
   if f.depth_multiplier != 1.0:
     options['depth_multiplier'] = f.depth_multiplier
+  if f.topology:
+    options['topology'] = f.topology
   with tempfile.TemporaryDirectory() as tmp:
     checkpoint = f.checkpoint_path or synthetic_checkpoint(
         plain_name(f.model_name), os.path.join(tmp, 'model.ckpt'), images,

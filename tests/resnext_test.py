@@ -21,7 +21,7 @@ from nets import resnet_utils
 from nets import resnext
 from nets.layers import batch_norm_folding
 from nets.layers import grouped
-from nets.tf_compat import slim, tf
+from nets.tf_compat import slim, tf, tf_keras
 from tests import se_testlib
 
 v1 = tf.compat.v1
@@ -204,15 +204,19 @@ def test_variables_of_se_resnext_50():
   assert shapes['se_resnext_50_32x4d/logits/weights'] == [1, 1, 2048, 1000]
 
 
-@pytest.mark.parametrize('name,params', [
-    ('se_resnext_50_32x4d', 27559896),
-    ('resnext_50_32x4d', 25028904),
+@pytest.mark.parametrize('name,params,gflops', [
+    ('se_resnext_50_32x4d', 27559896, 4.23),
+    ('resnext_50_32x4d', 25028904, 4.23),
+    ('se_resnext_101_32x4d', 48955416, 7.97),
+    ('resnext_101_32x4d', 44177704, 7.97),
 ])
-def test_parameter_counts(name, params):
+def test_parameter_counts(name, params, gflops):
+  """torchvision's / timm's / pretrainedmodels' counts at 1000 classes;
+  a grouped 3x3 costs C/32 multiply-adds per output (torchvision quotes
+  4.23 GFLOPs for ResNeXt-50 32x4d)."""
   summary = model_summary.count(name, style='raw')
   assert summary.params == params
-  # Grouped 3x3s cost C/32 multiply-adds per output: ~4.23 G in all.
-  assert round(summary.gflops, 2) == 4.23
+  assert round(summary.gflops, 2) == gflops
 
 
 def test_widths_too_small_for_the_groups():
@@ -239,22 +243,35 @@ def test_styles_agree(tmp_path, name):
                                           logits['slim']) <= 1e-5
 
 
-def test_keras_model_of_a_resnext(tmp_path):
-  """The eager tf_keras.Model (stock `Conv2D(groups=...)`) restores the
-  graph styles' checkpoint and gives their logits."""
-  size = 32
+@pytest.mark.parametrize('name', ['torch', 'caffe_resnext'])
+def test_keras_model_of_a_resnext(tmp_path, name):
+  """The eager tf_keras.Model (stock `Conv2D(groups=...)`, the stem pool's
+  padding as a Keras op layer) restores the graph styles' checkpoint, gives
+  their logits, and trains."""
+  size = 33
   inputs = se_testlib.images(2, size, seed=9)
   path, _ = se_testlib.write_random_checkpoint(
       str(tmp_path / 'model.ckpt'), 'resnext_26_32x4d', CLASSES, size,
-      seed=10, **SMALL)
+      seed=10, topology=name, **SMALL)
   graph_logits = se_testlib.restored_logits('raw', 'resnext_26_32x4d', path,
-                                            inputs, CLASSES, **SMALL)
+                                            inputs, CLASSES, topology=name,
+                                            **SMALL)
   model = nets_factory.get_keras_model('resnext_26_32x4d', CLASSES,
-                                       input_shape=(size, size, 3), **SMALL)
+                                       input_shape=(size, size, 3),
+                                       topology=name, **SMALL)
   report = keras_model.load_slim_checkpoint(model, path)
   assert len(report.restored) == len(model.weights)
   logits = model.predict(inputs, verbose=0)
   assert se_testlib.relative_difference(logits, graph_logits) <= 1e-5
+  kernel = [w for w in model.trainable_weights
+            if 'block1/unit_1/bottleneck_v1/conv2/kernel' in w.name][0]
+  assert kernel.shape.as_list() == [3, 3, 1, 32]
+  before = kernel.numpy()
+  model.compile(tf_keras.optimizers.SGD(0.1), tf_keras.losses.
+                SparseCategoricalCrossentropy(from_logits=True))
+  history = model.fit(inputs, np.array([1, 3]), epochs=1, verbose=0)
+  assert np.isfinite(history.history['loss'][0])
+  assert np.abs(kernel.numpy() - before).max() > 0
 
 
 def test_model_summary_command_line():
@@ -264,3 +281,59 @@ def test_model_summary_command_line():
       cwd=REPO, capture_output=True, text=True, check=True)
   assert 'Parameters: 27,559,896' in result.stdout
   assert 'topology=' not in result.stdout.splitlines()[0]
+
+
+def _training_step(style, checkpoint, inputs, labels):
+  """Loss, regularization, gradients and updated moving statistics of one
+  SGD step from `checkpoint` (or random values saved there)."""
+  with tf.Graph().as_default():
+    logits, _ = se_testlib.build(
+        'se_resnext_14_32x4d', tf.constant(inputs), CLASSES, style=style,
+        is_training=True, weight_decay=1e-2, **SMALL)
+    loss = v1.losses.sparse_softmax_cross_entropy(
+        tf.constant(labels), logits, loss_collection=None)
+    regularization = tf.add_n(
+        v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES))
+    trainable = v1.trainable_variables()
+    gradients = tf.gradients(loss + regularization, trainable)
+    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+      step = v1.train.GradientDescentOptimizer(0.1).apply_gradients(
+          zip(gradients, trainable))
+    variables = v1.global_variables()
+    with v1.Session() as session:
+      if os.path.exists(checkpoint + '.index'):
+        report = checkpoints.restore(session, checkpoint)
+        assert not report.fresh and not report.unused, report.summary()
+      else:
+        se_testlib.randomize(session, variables, seed=11)
+        v1.train.Saver(checkpoints.slim_named_variables(variables)).save(
+            session, checkpoint, write_meta_graph=False, write_state=False)
+      values = session.run([loss, regularization] + gradients)
+      session.run(step)
+      after = session.run(variables)
+  names = [checkpoints.slim_name(v) for v in trainable]
+  return (values[0], values[1], dict(zip(names, values[2:])),
+          {checkpoints.slim_name(v): x for v, x in zip(variables, after)})
+
+
+def test_one_training_step_agrees_across_styles(tmp_path):
+  """Grouped convs train alike in every style: loss, L2 term, gradients of
+  every variable, and the batch norm statistics after the step."""
+  inputs = se_testlib.images(2, 32, seed=12)
+  labels = np.array([1, 4], np.int64)
+  checkpoint = str(tmp_path / 'start')
+  results = {style: _training_step(style, checkpoint, inputs, labels)
+             for style in layers.STYLES}
+  loss, regularization, gradients, after = results['slim']
+  assert regularization > 0.01 * loss
+  for style in ('raw', 'keras'):
+    other = results[style]
+    assert abs(other[0] - loss) <= 1e-5 * loss
+    assert abs(other[1] - regularization) <= 1e-5 * regularization
+    assert set(other[2]) == set(gradients)
+    for name, gradient in gradients.items():
+      assert se_testlib.relative_difference(other[2][name], gradient) <= 1e-4, (
+          style, name)
+    for name, value in after.items():
+      assert se_testlib.relative_difference(other[3][name], value) <= 1e-5, (
+          style, name)

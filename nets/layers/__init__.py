@@ -12,6 +12,12 @@ through `slim.arg_scope`, together with the style's hyper-parameters:
 | `raw`   | `nets/layers/raw_style.py`   | `get_variable` + `tf.nn.convolution`     |
 | `keras` | `nets/layers/keras_style.py` | `tf_keras.layers.Conv2D` etc.            |
 
+`conv2d(..., groups=g)` is a grouped convolution (ResNeXt) in each style as
+that style writes one: `tf.nn.convolution` with grouped filters (raw),
+`slim.model_variable` + `slim.batch_norm` under `slim.conv2d`'s arg scope
+(slim; tf-slim's conv2d has no groups), `Conv2D(groups=g)` (keras); see
+`nets.layers.grouped`.
+
 All three give the same variable names (Keras' `kernel`/`bias` map to
 `weights`/`biases`, see `nets.checkpoints.keras_to_slim_name`), the same
 collections and the same end points. In a graph, `conv2d` then folds an
