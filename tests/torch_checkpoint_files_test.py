@@ -6,6 +6,7 @@ files: a pickle that calls os.system is refused before anything runs, a
 truncated file, a storage or tensor that reaches past the data, a pickled
 model, something that is not a torch file at all.
 """
+import argparse
 import collections
 import os
 import pickle
@@ -230,6 +231,19 @@ def test_a_list_of_tensors_is_not_a_state_dict(tmp_path):
   with pytest.raises(ConversionError, match='not a state dict: the file holds '
                      'a list'):
     reader.read_state_dict(path)
+
+
+def test_a_training_checkpoint_with_its_arguments_reads(tmp_path):
+  """timm's training checkpoints hold the argparse.Namespace of the run."""
+  state = tl.random_state_dict('timm', depth_multiplier=0.125, num_classes=3)
+  obj, _ = tl._layout_tensors(state, False, False, False)  # pylint: disable=protected-access
+  path = str(tmp_path / 'checkpoint-9.pth.tar')
+  tl.write_zip(state, path, pickled=tl.pickle_torch(
+      {'epoch': 9, 'arch': 'seresnet14', 'state_dict': obj,
+       'args': argparse.Namespace(lr=0.1, model='seresnet14')},
+      legacy=False))
+  got = reader.read_state_dict(path)[0]
+  assert list(got) == list(state)
 
 
 @pytest.mark.parametrize('wrap', ['state_dict', 'model'])

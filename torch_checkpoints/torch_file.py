@@ -17,8 +17,9 @@ Two container formats exist:
 
 Nothing in the file is ever executed: the unpickler admits only the names a
 state dict of tensors needs (OrderedDict, the tensor rebuild functions and the
-storage types), each replaced by a local stand-in, and refuses every other name
-with an error naming it. A tensor is a view (offset, size, stride) of a
+storage types, plus argparse.Namespace, which training checkpoints carry),
+each replaced by a local stand-in, and refuses every other name with an error
+naming it. A tensor is a view (offset, size, stride) of a
 storage; every storage is checked against the bytes the file holds before
 anything is read, and every view against its storage.
 
@@ -140,6 +141,14 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
   return _Tensor(storage, storage_offset, size, stride)
 
 
+class _Namespace(object):
+  """Stand-in for argparse.Namespace (the training arguments a timm training
+  checkpoint carries beside its state dict): takes its fields, runs nothing."""
+
+  def __init__(self, **unused_kwargs):
+    pass
+
+
 def _rebuild_parameter(data, *unused):
   """Stand-in for torch._utils._rebuild_parameter(_with_state)."""
   return data
@@ -148,6 +157,7 @@ def _rebuild_parameter(data, *unused):
 # (module, name) -> the local object that replaces it. Nothing else unpickles.
 _ALLOWED = {
     ('collections', 'OrderedDict'): collections.OrderedDict,
+    ('argparse', 'Namespace'): _Namespace,
     ('torch._utils', '_rebuild_tensor'): _Function(_rebuild_tensor),
     ('torch._utils', '_rebuild_tensor_v2'): _Function(_rebuild_tensor),
     ('torch._utils', '_rebuild_parameter'): _Function(_rebuild_parameter),
