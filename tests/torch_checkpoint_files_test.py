@@ -131,6 +131,12 @@ def test_the_shared_stand_ins_cannot_be_modified_by_the_pickle(tmp_path):
   tl.write_zip({}, path, pickled=builder)
   with pytest.raises(torch_file.TorchFileError, match='corrupt'):
     torch_file.read(path)
+  # The same through BUILD's slot state on the Namespace stand-in class.
+  tl.write_zip({}, path, pickled=(
+      b'\x80\x02cargparse\nNamespace\nN}X\x08\x00\x00\x00__init__K\x01s'
+      b'\x86b.'))
+  with pytest.raises(torch_file.TorchFileError, match='corrupt'):
+    torch_file.read(path)
   tl.write_zip({'w': np.arange(3, dtype=np.float32)}, path)
   np.testing.assert_array_equal(torch_file.read(path)[0]['w'], [0, 1, 2])
 

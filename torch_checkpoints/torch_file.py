@@ -141,7 +141,14 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
   return _Tensor(storage, storage_offset, size, stride)
 
 
-class _Namespace(object):
+class _FrozenClass(type):
+  """A class whose attributes a pickle's BUILD opcode cannot set."""
+
+  def __setattr__(cls, name, value):
+    raise TypeError('read-only')
+
+
+class _Namespace(object, metaclass=_FrozenClass):
   """Stand-in for argparse.Namespace (the training arguments a timm training
   checkpoint carries beside its state dict): takes its fields, runs nothing."""
 
