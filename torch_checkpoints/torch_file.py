@@ -60,8 +60,8 @@ class TorchFileError(Exception):
 
 
 class _Frozen(object):
-  """Stand-ins the unpickler hands out are shared: a pickle's BUILD opcode
-  must not be able to change them."""
+  """What the unpickler hands out (shared stand-ins, storages, tensors) is
+  read-only: a pickle's BUILD opcode must not be able to change it."""
   __slots__ = ()
 
   def __setattr__(self, name, value):
@@ -88,17 +88,19 @@ class _Function(_Frozen):
     return self.function(*args)
 
 
-class _Storage(object):
+class _Storage(_Frozen):
   """A storage the file holds: `numel` elements of `dtype` under `key`, or a
   view of `numel` elements at `offset` into another storage (legacy)."""
+  __slots__ = ('storage_type', 'key', 'numel', 'root', 'offset', 'array')
 
   def __init__(self, storage_type, key, numel, root=None, offset=0):
-    self.storage_type = storage_type
-    self.key = key
-    self.numel = numel
-    self.root = root
-    self.offset = offset
-    self.array = None  # Flat numpy array, set once the data is read.
+    for name, value in (('storage_type', storage_type), ('key', key),
+                        ('numel', numel), ('root', root), ('offset', offset),
+                        ('array', None)):  # Flat numpy array, once read.
+      object.__setattr__(self, name, value)
+
+  def set_array(self, array):
+    object.__setattr__(self, 'array', array)
 
   def flat(self):
     if self.root is not None:
@@ -106,14 +108,14 @@ class _Storage(object):
     return self.array
 
 
-class _Tensor(object):
+class _Tensor(_Frozen):
   """A tensor still to be read: a strided view of a storage."""
+  __slots__ = ('storage', 'offset', 'size', 'stride')
 
   def __init__(self, storage, offset, size, stride):
-    self.storage = storage
-    self.offset = offset
-    self.size = size
-    self.stride = stride
+    for name, value in (('storage', storage), ('offset', offset),
+                        ('size', size), ('stride', stride)):
+      object.__setattr__(self, name, value)
 
 
 def _int_tuple(value, what):
@@ -347,8 +349,8 @@ def _read_zip(data):
     except (zipfile.BadZipFile, ValueError, EOFError, OSError) as e:
       raise TorchFileError('truncated or corrupt storage %s (%s)' %
                            (record, e)) from None
-    storage.array = _to_array(raw, storage.storage_type,
-                              '<' if byteorder == 'little' else '>')
+    storage.set_array(_to_array(raw, storage.storage_type,
+                                '<' if byteorder == 'little' else '>'))
   return obj
 
 
@@ -387,7 +389,7 @@ def _read_legacy(data):
     if nbytes > remaining:
       raise TorchFileError('truncated file: storage %s needs %d bytes, %d '
                            'remain' % (key, nbytes, remaining))
-    storage.array = _to_array(stream.read(nbytes), storage.storage_type)
+    storage.set_array(_to_array(stream.read(nbytes), storage.storage_type))
   return obj
 
 
