@@ -75,7 +75,7 @@ def _split_options(name, model_options):
                      'apply; use se_%s' % (name, sorted(se_options), name))
   if builder_options.get('topology') is not None:
     if not has_topology(name):
-      raise ValueError('%s has no topology option (the ResNets have: %s)' %
+      raise ValueError('%s has no topology option (ResNets take one of: %s)' %
                        (name, ', '.join(topology_lib.NAMES)))
     topology_lib.get(builder_options['topology'])  # Fails listing them.
   elif 'topology' in builder_options:

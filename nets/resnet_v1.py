@@ -128,9 +128,16 @@ def bottleneck(inputs,
   Returns:
     The unit's output tensor.
   """
+  if stride_conv not in topology_lib.STRIDE_CONVS:
+    raise ValueError('Unknown stride_conv %r; valid: %s' % (
+        stride_conv, ', '.join(topology_lib.STRIDE_CONVS)))
+  if shortcut not in topology_lib.SHORTCUTS:
+    raise ValueError('Unknown shortcut %r; valid: %s' % (
+        shortcut, ', '.join(topology_lib.SHORTCUTS)))
+  project = shortcut == 'projection'
   with v1.variable_scope(scope, 'bottleneck_v1', [inputs]) as sc:
     depth_in = inputs.shape.as_list()[-1]
-    if depth == depth_in and shortcut == 'subsample':
+    if depth == depth_in and not project:
       shortcut = resnet_utils.subsample(inputs, stride, 'shortcut')
     else:
       shortcut = layers.conv2d(

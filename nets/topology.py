@@ -66,6 +66,17 @@ class Topology(collections.namedtuple(
       conv with the stride, as every unit whose depth changes).
   """
 
+  def __new__(cls, name, stride_unit, stride_conv, stem_pool, shortcut):
+    for field, value, valid in (('stride_unit', stride_unit, STRIDE_UNITS),
+                                ('stride_conv', stride_conv, STRIDE_CONVS),
+                                ('stem_pool', stem_pool, STEM_POOLS),
+                                ('shortcut', shortcut, SHORTCUTS)):
+      if value not in valid:
+        raise ValueError('Unknown %s %r; valid: %s' % (field, value,
+                                                       ', '.join(valid)))
+    return super().__new__(cls, name, stride_unit, stride_conv, stem_pool,
+                           shortcut)
+
   @property
   def block_strides(self):
     """Strides of blocks 1-4 (each carried by one unit, see `stride_unit`)."""

@@ -109,6 +109,12 @@ def test_presets_are_data():
   with pytest.raises(ValueError, match=r"'pytorch'.*slim, caffe, "
                      r'caffe_resnext, torch'):
     topology.get('pytorch')
+  # A custom arrangement is data too, checked field by field.
+  custom = topology.Topology('mine', 'first', 'conv2', 'ceil', 'subsample')
+  assert custom.block_strides == (1, 2, 2, 2)
+  with pytest.raises(ValueError, match="stem_pool 'floor'; valid: same, "
+                     'ceil, pad1'):
+    topology.Topology('mine', 'first', 'conv2', 'floor', 'subsample')
 
 
 # ---------------------------------------------------------------------------
