@@ -4,9 +4,11 @@ Graph mode on CPU: forward (inference batch norm) and training-step
 (SGD momentum, softmax cross-entropy, UPDATE_OPS) images/s of our
 resnet_v1_50 in the slim, raw and keras styles, our se_resnet_v1_50,
 `tf_slim.nets.resnet_v1.resnet_v1_50` and `tf_keras.applications.ResNet50`,
-plus a 2048^3 matmul as the machine's ceiling, all timed in interleaved rounds
-in one process (oneDNN ops on by default: the script re-executes itself once
-with TF_ENABLE_ONEDNN_OPTS=1). It prints markdown tables of per-round ratios (median
+timm's seresnet50 / resnet50 in PyTorch when a Python with torch and timm is
+at hand (a child process, stepped in the same rounds; see
+`benchmarks.torch_peer`), plus a 2048^3 matmul as the machine's ceiling, all
+timed in interleaved rounds in one process (oneDNN ops on by default: the
+script re-executes itself once with TF_ENABLE_ONEDNN_OPTS=1). It prints markdown tables of per-round ratios (median
 [min, max]) and peak resident memory per variant and shape, and writes
 everything, per-round times included, to --json_out.
 
@@ -17,6 +19,9 @@ Usage (from the project root):
   python -m benchmarks.bench_models --models=resnet_v1_14 --styles=slim \
       --peers=tf_slim --batch_sizes=2 --image_size=32 --extra_shapes= \
       --repetitions=2 --json_out=/tmp/bench.json
+  # Ours vs PyTorch (timm's seresnet50), like for like: topology torch.
+  python -m benchmarks.bench_models --models=se_resnet_v1_50 --styles=slim \
+      --peers=timm --topology=torch --torch_python=/path/to/torchenv/bin/python
 """
 import json
 import sys
@@ -37,9 +42,22 @@ flags.DEFINE_list('models', ['resnet_v1_50', 'se_resnet_v1_50'],
                   'style of --styles.')
 flags.DEFINE_list('styles', ['slim', 'raw', 'keras'], 'Layer styles.')
 flags.DEFINE_list('peers', list(model_variants.PEERS),
-                  'Peers built for each plain resnet_v1_<depth> of --models: '
-                  'tf_slim (tf_slim.nets.resnet_v1), keras_applications '
-                  '(tf_keras.applications.ResNet50/101/152). Empty for none.')
+                  'Peers built for each of --models they have: tf_slim '
+                  '(tf_slim.nets.resnet_v1) and keras_applications '
+                  '(tf_keras.applications.ResNet50/101/152) for plain '
+                  'resnet_v1_<depth>; timm (PyTorch: resnet50, seresnet50, '
+                  '... in a child process; skipped without torch and timm, '
+                  'see --torch_python) also for se_resnet_v1_<depth>. Empty '
+                  'for none.')
+flags.DEFINE_string('topology', None,
+                    'Topology of our networks (unset: each model\'s '
+                    'default); torch is timm\'s arrangement, for the timm '
+                    'peer.')
+flags.DEFINE_string('torch_python', None,
+                    'A Python with torch and timm for the timm peer (e.g. '
+                    'another virtualenv\'s bin/python); default '
+                    '$SLIM_SENET_TORCH_PYTHON, else this Python if it has '
+                    'them.')
 flags.DEFINE_list('batch_sizes', ['1', '8', '32'],
                   'Batch sizes, each at --image_size.')
 flags.DEFINE_integer('image_size', 224, 'Image height and width.')
@@ -144,7 +162,8 @@ def settings_from_flags():
         disable_v2_behavior=FLAGS.disable_v2_behavior,
         cpu_allocator=session_config.cpu_allocator(),
         onednn=process_env.onednn_enabled(), aa_control=FLAGS.aa_control,
-        folding_control=FLAGS.folding_control)
+        folding_control=FLAGS.folding_control, topology=FLAGS.topology,
+        torch_python=FLAGS.torch_python)
   except ValueError as e:
     raise app.UsageError(str(e))
 

@@ -9,7 +9,8 @@ max over the rounds):
 
 * time ratios: our slim style vs `tf_slim.nets`, our raw/keras styles vs our
   slim style, SE-ResNet vs ResNet in the same style, Keras applications vs
-  `tf_slim.nets`;
+  `tf_slim.nets`, our slim style vs timm's model in PyTorch (`torch_peer`,
+  run with `topology='torch'`, timm's arrangement);
 * ceiling fractions: a variant's achieved GFLOP/s (2 x multiply-adds counted
   from its graph / time) over the ceiling's GFLOP/s in the same round, the
   ceiling being the faster of the two matmuls in that round.
@@ -38,6 +39,7 @@ import time
 
 from benchmarks import model_variants
 from benchmarks import timing
+from benchmarks import torch_peer
 from nets import session_config
 from nets.tf_compat import tf, tf_keras
 
@@ -81,6 +83,8 @@ _SETTINGS_DEFAULTS = collections.OrderedDict([
     ('onednn', None),
     ('aa_control', True),
     ('folding_control', True),
+    ('topology', None),
+    ('torch_python', None),
 ])
 
 
@@ -117,6 +121,10 @@ class BenchSettings(collections.namedtuple('BenchSettings',
   folding_control: also time the first variant with batch norm unfolded
     (`<name>@unfolded`, Slim's Conv2D -> FusedBatchNorm); forward, the ratio
     is what folding buys.
+  topology: our networks' topology (None: each model's default); 'torch'
+    for a like-for-like comparison with the timm peer.
+  torch_python: a Python with torch and timm for the timm peer (see
+    `benchmarks.torch_peer.find_python`; None: the environment's, if any).
   """
 
   def __new__(cls, **fields):
@@ -178,15 +186,22 @@ def variants(settings):
     found.append(model_variants.replica(found[0]))
   if settings.folding_control:
     found.append(model_variants.unfolded(found[0]))
+  torch_python = None
   for model in settings.models:
-    if model_variants.peer(model_variants.TF_SLIM, model) is None:
-      continue  # Not a plain ResNet: no peer is expected.
+    plain = model_variants.peer(model_variants.TF_SLIM, model) is not None
     for kind in settings.peers:
       peer = model_variants.peer(kind, model)
       if peer is None:
-        skipped.append('%s has no %s' % (kind, model))
-      else:
-        found.append(peer)
+        if plain:  # Every peer is expected to have a plain ResNet.
+          skipped.append('%s has no %s' % (kind, model))
+        continue
+      if kind == model_variants.TIMM:
+        if torch_python is None:
+          torch_python, why_not = torch_peer.find_python(settings.torch_python)
+          if torch_python is None:
+            skipped.append('%s (%s)' % (peer.name, why_not))
+            continue
+      found.append(peer)
   found.append(model_variants.matmul(settings.matmul_size))
   found.append(model_variants.numpy_matmul(settings.matmul_size))
   return found, skipped
@@ -221,6 +236,8 @@ def _variant_record(built, steps, seconds, ceiling):
       'op_type_counts': built.op_type_counts,
       'gflops': timing.summarize(gflops),
   }
+  if built.peer_info is not None:
+    record['peer_info'] = built.peer_info
   if variant.kind not in model_variants.CEILINGS:
     record['images_per_second'] = timing.summarize(
         [built.batch_size / s for s in seconds])
@@ -230,7 +247,7 @@ def _variant_record(built, steps, seconds, ceiling):
 
 
 def measure_phase(variant_list, mode, batch_size, image_size, settings,
-                  log=None):
+                  log=None, torch_python=None):
   """Builds, warms up and times `variant_list` in interleaved rounds.
 
   Returns:
@@ -240,13 +257,19 @@ def measure_phase(variant_list, mode, batch_size, image_size, settings,
   log = log or (lambda message: None)
   config = settings.session_config()
   built = collections.OrderedDict()
+  if torch_python is None and any(v.kind == model_variants.TIMM
+                                  for v in variant_list):
+    torch_python, why_not = torch_peer.find_python(settings.torch_python)
+    if torch_python is None:
+      raise ValueError('The torch peer cannot run: %s' % why_not)
   try:
     for variant in variant_list:
       log('  building %s' % variant.name)
       built[variant.name] = model_variants.build(
           variant, mode, batch_size, image_size, config,
           num_classes=settings.num_classes,
-          weight_decay=settings.weight_decay)
+          weight_decay=settings.weight_decay, topology=settings.topology,
+          torch_python=torch_python)
     for item in built.values():
       for _ in range(settings.warmup_steps):
         item.step()
@@ -325,6 +348,9 @@ def _pairs(names, settings):
       keras = model_variants.peer(model_variants.KERAS_APPLICATIONS, model)
       if keras is not None and keras.name in names:
         pairs.append(('peer_vs_tf_slim', keras.name, peer.name))
+    timm = model_variants.peer(model_variants.TIMM, model)
+    if timm is not None and timm.name in names and slim_name in names:
+      pairs.append(('vs_torch', slim_name, timm.name))
     for style in settings.styles:
       name = '%s/%s' % (model, style)
       if style != 'slim' and slim_name in names:
@@ -419,7 +445,8 @@ def probe_memory(variant, batch_size, image_size, settings):
   for mode in settings.modes:
     with model_variants.build(variant, mode, batch_size, image_size, config,
                               num_classes=settings.num_classes,
-                              weight_decay=settings.weight_decay) as built:
+                              weight_decay=settings.weight_decay,
+                              topology=settings.topology) as built:
       built.step()  # The first step allocates all a step needs.
     record['%s_peak_mb' % mode] = timing.peak_rss_bytes() / 2.0**20
   return record
@@ -437,7 +464,9 @@ def probe_flags(variant_name, batch_size, image_size, settings):
           '--intra_op_threads=%d' % settings.intra_op_threads,
           '--inter_op_threads=%d' % settings.inter_op_threads,
           '--num_classes=%d' % settings.num_classes,
-          '--weight_decay=%r' % settings.weight_decay]
+          '--weight_decay=%r' % settings.weight_decay] + (
+              ['--topology=%s' % settings.topology] if settings.topology
+              else [])
 
 
 def subprocess_memory_probe(variant, batch_size, image_size, settings,
@@ -512,6 +541,7 @@ def run(settings, log=None, memory_probe=subprocess_memory_probe):
               for batch_size, image_size in settings.shapes
               for variant in variant_list
               if variant.kind not in model_variants.CEILINGS and
+              variant.kind != model_variants.TIMM and
               not variant.name.endswith((model_variants.REPLICA_SUFFIX,
                                          model_variants.UNFOLDED_SUFFIX))]
     jobs = settings.memory_jobs or session_config.available_cpus()
@@ -546,6 +576,7 @@ _KIND_LABELS = {
     'aa_control': 'A/A control: the same graph built twice (noise floor)',
     'vs_tf_slim': 'time, ours (slim style) / tf_slim.nets',
     'peer_vs_tf_slim': 'time, Keras applications / tf_slim.nets',
+    'vs_torch': 'time, ours (slim style) / timm in PyTorch',
     'vs_slim_style': 'time, style / slim style',
     'se_overhead': 'time, SE-ResNet / ResNet',
     'folding': 'time, batch norm folded / unfolded (Slim\'s ops)',
@@ -580,6 +611,23 @@ def format_report(results):
       'faster of the two %d^3 matmuls (TensorFlow, numpy) in each round.' %
       settings['matmul_size'],
   ]
+  if settings.get('topology'):
+    lines += ['', 'Our networks are built with topology %r.' %
+              settings['topology']]
+  for phase in results['phases']:
+    for name, record in phase['variants'].items():
+      info = record.get('peer_info')
+      if info:
+        trials = info.get('format_trial_seconds_per_step') or {}
+        lines += ['', '%s (%s): PyTorch %s, timm %s, %d threads (OpenMP wait '
+                  'policy %s), memory format %s%s.' % (
+                      name, phase['mode'], info['torch'], info['timm'],
+                      info['threads'], info.get('omp_wait_policy') or 'default',
+                      info['memory_format'],
+                             ' (trial: %s)' % ', '.join(
+                                 '%s %.3f s/step' % kv
+                                 for kv in sorted(trials.items()))
+                             if trials else '')]
   for phase in results['phases']:
     lines += ['', '### batch %d, %dx%d, %s (%d rounds, load %s -> %s)' % (
         phase['batch_size'], phase['image_size'], phase['image_size'],

@@ -7,6 +7,8 @@ A variant is one network written one way:
 | `resnet_v1_50/slim` (`/raw`...) | ours, from `nets_factory` in a layer style  |
 | `tf_slim.nets/resnet_v1_50`     | the ResNet v1 that ships with tf_slim       |
 | `tf_keras.applications/ResNet50`| Keras' ResNet50 (`weights=None`)            |
+| `timm/seresnet50`               | timm's SE-ResNet-50 in PyTorch, in a child  |
+|                                 | process (`benchmarks.torch_peer`)           |
 | `matmul/2048`                   | a 2048^3 TF matmul: the machine's ceiling   |
 | `numpy_matmul/2048`             | the same with numpy's BLAS, a second ceiling|
 | `resnet_v1_50/slim#2`           | a replica: the A/A control (`replica()`)    |
@@ -40,17 +42,24 @@ MODES = ('forward', 'train')
 OURS = 'ours'
 TF_SLIM = 'tf_slim'
 KERAS_APPLICATIONS = 'keras_applications'
+TIMM = 'timm'
 MATMUL = 'matmul'
 NUMPY_MATMUL = 'numpy_matmul'
 CEILINGS = (MATMUL, NUMPY_MATMUL)
-PEERS = (TF_SLIM, KERAS_APPLICATIONS)
+PEERS = (TF_SLIM, KERAS_APPLICATIONS, TIMM)
 
 REPLICA_SUFFIX = '#2'
 UNFOLDED_SUFFIX = '@unfolded'
 
 _PEER_PREFIX = {TF_SLIM: 'tf_slim.nets', KERAS_APPLICATIONS:
-                'tf_keras.applications'}
+                'tf_keras.applications', TIMM: 'timm'}
 _KERAS_RESNETS = {50: 'ResNet50', 101: 'ResNet101', 152: 'ResNet152'}
+# Our network -> timm's model of the same arrangement (ours with topology 'torch').
+_TIMM_MODELS = dict(
+    [('resnet_v1_%d' % d, 'resnet%d' % d) for d in (50, 101, 152)] +
+    [('se_resnet_v1_%d' % d, 'seresnet%d' % d) for d in (50, 101, 152)] +
+    [('resnext_%d_32x4d' % d, 'resnext%d_32x4d' % d) for d in (50, 101)] +
+    [('se_resnext_%d_32x4d' % d, 'seresnext%d_32x4d' % d) for d in (50, 101)])
 
 # Op types that move no data: left out of `Built.op_type_counts`, which
 # compares what two variants compute (e.g. ours vs tf_slim's).
@@ -90,6 +99,11 @@ def _plain_resnet_depth(model):
 
 def peer(kind, model):
   """The peer `kind` of our `model`, or None if that peer has no such net."""
+  if kind == TIMM:
+    if model not in _TIMM_MODELS:
+      return None
+    return Variant('%s/%s' % (_PEER_PREFIX[kind], _TIMM_MODELS[model]), kind,
+                   model, None)
   depth = _plain_resnet_depth(model)
   if depth is None:
     return None
@@ -150,6 +164,9 @@ def variant_from_name(name):
     return numpy_matmul(int(rest))
   if prefix == _PEER_PREFIX[TF_SLIM]:
     found = peer(TF_SLIM, rest)
+  elif prefix == _PEER_PREFIX[TIMM]:
+    by_name = {v: k for k, v in _TIMM_MODELS.items()}
+    found = peer(TIMM, by_name[rest]) if rest in by_name else None
   elif prefix == _PEER_PREFIX[KERAS_APPLICATIONS]:
     by_name = {v: k for k, v in _KERAS_RESNETS.items()}
     found = (peer(KERAS_APPLICATIONS, 'resnet_v1_%d' % by_name[rest])
@@ -169,7 +186,7 @@ class Built(object):
 
   def __init__(self, variant, mode, batch_size, graph, session, op,
                multiply_adds, update_ops_run, op_type_counts=None,
-               step_fn=None):
+               step_fn=None, close_fn=None):
     self.variant = variant
     self.mode = mode
     self.batch_size = batch_size
@@ -177,6 +194,9 @@ class Built(object):
     self.session = session
     self.op = op
     self._step_fn = step_fn
+    self._close_fn = close_fn
+    # What a peer outside TensorFlow reports about itself (torch peer).
+    self.peer_info = None
     self.multiply_adds_per_step = multiply_adds
     self.multiply_adds_per_image = multiply_adds / batch_size
     # How many UPDATE_OPS (batch norm moving averages) a step runs.
@@ -193,6 +213,8 @@ class Built(object):
   def close(self):
     if self.session is not None:
       self.session.close()
+    if self._close_fn is not None:
+      self._close_fn()
 
   def __enter__(self):
     return self
@@ -215,11 +237,13 @@ def _inputs(batch_size, image_size, num_classes, seed=0):
   return tf.identity(images), tf.identity(labels)
 
 
-def _ours_logits(variant, images, training, num_classes, weight_decay):
+def _ours_logits(variant, images, training, num_classes, weight_decay,
+                 topology=None):
+  options = {'topology': topology} if topology else {}
   network_fn = nets_factory.get_network_fn(
       variant.model, num_classes, weight_decay=weight_decay,
       is_training=training, style=variant.style,
-      fold_batch_norm=variant.fold_batch_norm)
+      fold_batch_norm=variant.fold_batch_norm, **options)
   logits, _ = network_fn(images)
   return logits
 
@@ -293,8 +317,13 @@ def _numpy_matmul(variant, mode):
                step_fn=lambda: np.matmul(a, b, out=out))
 
 
+def timm_model(variant):
+  """timm's model name of a torch peer variant ('seresnet50')."""
+  return variant.name.partition('/')[2]
+
+
 def build(variant, mode, batch_size, image_size, config, num_classes=1000,
-          weight_decay=0.0):
+          weight_decay=0.0, topology=None, torch_python=None):
   """Builds `variant` for `mode` in a new graph and initialised session.
 
   Args:
@@ -305,7 +334,11 @@ def build(variant, mode, batch_size, image_size, config, num_classes=1000,
     config: the session's `ConfigProto` (thread settings).
     num_classes: logits size.
     weight_decay: L2 coefficient for ours and tf_slim's (Keras applications
-      have none; keep 0 for like-for-like timing).
+      and the torch peer have none; keep 0 for like-for-like timing).
+    topology: our networks' topology (None: the model's default); 'torch'
+      is the arrangement of the timm peer.
+    torch_python: a Python with torch and timm, for the timm peer
+      (`benchmarks.torch_peer.find_python`).
 
   Returns:
     A `Built`; close it (or use `with`) to free the session.
@@ -315,6 +348,11 @@ def build(variant, mode, batch_size, image_size, config, num_classes=1000,
                      (mode, ', '.join(MODES)))
   if variant.kind == NUMPY_MATMUL:
     return _numpy_matmul(variant, mode)
+  if variant.kind == TIMM:
+    from benchmarks import torch_peer  # pylint: disable=g-import-not-at-top
+    return torch_peer.build(variant, mode, batch_size, image_size,
+                            threads=config.intra_op_parallelism_threads or 1,
+                            num_classes=num_classes, python=torch_python)
   graph = tf.Graph()
   with graph.as_default():
     if variant.kind == MATMUL:
@@ -322,8 +360,9 @@ def build(variant, mode, batch_size, image_size, config, num_classes=1000,
       batch_size = 1  # One matmul per step.
     else:
       images, labels = _inputs(batch_size, image_size, num_classes)
+      extra = {'topology': topology} if variant.kind == OURS else {}
       logits = _LOGITS_FNS[variant.kind](variant, images, mode == 'train',
-                                         num_classes, weight_decay)
+                                         num_classes, weight_decay, **extra)
       op = _train_op(logits, labels) if mode == 'train' else logits.op
     step_ops = flops.upstream_ops([op])
     per_step = flops.count_multiply_adds(graph, step_ops).total

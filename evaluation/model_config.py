@@ -23,7 +23,7 @@ SE_OPTION_NAMES = ('se_ratio', 'se_placement', 'se_fc2_bias_init',
                    'se_blocks', 'se_use_biases')
 MODEL_OPTION_NAMES = SE_OPTION_NAMES + ('depth_multiplier',
                                         'batch_norm_decay',
-                                        'batch_norm_epsilon')
+                                        'batch_norm_epsilon', 'topology')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,13 +12,15 @@ A script defines them at import time and turns them into a `ModelConfig`:
 Flags: `model_name`, `layer_style`, `preprocessing_name`, `labels_offset`,
 `use_grayscale` (Slim's), and the builder keywords of the factory under their
 own names: `depth_multiplier`, `se_ratio`, `se_placement`, `se_fc2_bias_init`,
-`se_blocks`, `se_use_biases`, `batch_norm_decay`, `batch_norm_epsilon`. Unset
-builder flags leave the builder's default (so plain ResNets get no SE option).
+`se_blocks`, `se_use_biases`, `batch_norm_decay`, `batch_norm_epsilon`,
+`topology` (see `nets.topology`). Unset builder flags leave the builder's
+default (so plain ResNets get no SE option).
 """
 from absl import flags
 
 from evaluation import model_config
 from nets import names
+from nets import topology
 
 
 def define_model_flags(default_model_name='se_resnet_v1_50',
@@ -62,6 +64,8 @@ def define_model_flags(default_model_name='se_resnet_v1_50',
          'Batch norm moving-average decay (arg scope default 0.997).')
   define('float', 'batch_norm_epsilon', None,
          'Batch norm epsilon (arg scope default 1e-5).')
+  define('enum', 'topology', None, topology.FLAG_HELP,
+         enum_values=list(topology.NAMES))
 
 
 def _se_blocks(values):

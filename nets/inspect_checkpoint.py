@@ -33,6 +33,7 @@ from absl import app
 from absl import flags
 
 from nets import names
+from nets import topology
 
 _MODEL_OPTION_FLAGS = (
     ('float', 'depth_multiplier', 'Bottleneck width multiplier.'),
@@ -41,7 +42,10 @@ _MODEL_OPTION_FLAGS = (
     ('float', 'se_fc2_bias_init', 'Initial SE fc2 bias.'),
     ('list', 'se_blocks', 'Blocks with SE, e.g. 3,4.'),
     ('bool', 'se_use_biases', 'Biases in the SE layers.'),
+    ('enum', 'topology', topology.FLAG_HELP),
 )
+_ENUM_VALUES = {'se_placement': names.SE_PLACEMENTS,
+                'topology': topology.NAMES}
 
 
 def define_flags():
@@ -57,7 +61,7 @@ def define_flags():
   for kind, name, help_text in _MODEL_OPTION_FLAGS:
     help_text += " (default: the builder's)"
     if kind == 'enum':
-      flags.DEFINE_enum(name, None, list(names.SE_PLACEMENTS), help_text)
+      flags.DEFINE_enum(name, None, list(_ENUM_VALUES[name]), help_text)
     else:
       getattr(flags, 'DEFINE_' + kind)(name, None, help_text)
   flags.mark_flag_as_required('checkpoint_path')

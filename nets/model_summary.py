@@ -21,12 +21,15 @@ Library use, e.g. to turn a throughput into GFLOP/s:
 Command line:
 
     python -m nets.model_summary --model_name=se_resnet_v1_50 --se_ratio=8
+    python -m nets.model_summary --model_name=se_resnet_v1_50 \
+        --topology=caffe                  # the papers' 3.86 GFLOPs
 """
 import collections
 import dataclasses
 from typing import Dict, List, Optional, Tuple
 
 from nets import names
+from nets import topology
 
 def _define_flags():
   """Flags of the command line (defined only when run as a script)."""
@@ -52,6 +55,8 @@ def _define_flags():
   flags.DEFINE_float('se_fc2_bias_init', None, 'Initial fc2 bias.')
   flags.DEFINE_list('se_blocks', None, 'Blocks carrying SE, e.g. 3,4 '
                     '(default all).')
+  flags.DEFINE_enum('topology', None, list(topology.NAMES),
+                    topology.FLAG_HELP)
   return flags.FLAGS
 
 
@@ -414,7 +419,7 @@ def _model_scope(graph, model_name):
 
 
 _OPTION_FLAGS = ('depth_multiplier', 'se_ratio', 'se_use_biases',
-                 'se_placement', 'se_fc2_bias_init', 'se_blocks')
+                 'se_placement', 'se_fc2_bias_init', 'se_blocks', 'topology')
 
 
 def main(argv):

@@ -8,6 +8,10 @@ Example:
         se_ratio=8)
     logits, end_points = network_fn(images)   # images: [N, 224, 224, 3]
     network_fn.default_image_size             # 224
+
+    # The SENet authors' SE-ResNeXt arrangement (see nets.topology).
+    network_fn = nets_factory.get_network_fn(
+        'se_resnext_50_32x4d', num_classes=1000, topology='caffe_resnext')
 """
 import functools
 
@@ -15,7 +19,9 @@ from nets import keras_model
 from nets import layers
 from nets import names
 from nets import resnet_v1
+from nets import resnext
 from nets import simple_cnn
+from nets import topology as topology_lib
 from nets.tf_compat import slim
 
 # Options of the arg scope (not of the builder) that users may set by name.
@@ -23,10 +29,13 @@ ARG_SCOPE_OPTIONS = ('batch_norm_decay', 'batch_norm_epsilon',
                      'batch_norm_scale', 'use_batch_norm', 'activation_fn',
                      'fold_batch_norm')
 
-networks_map = dict(resnet_v1.BUILDERS, simple_cnn=simple_cnn.simple_cnn)
+# The ResNet family: builders that take `topology` (see nets.topology).
+_RESNETS = dict(resnet_v1.BUILDERS, **resnext.BUILDERS)
+
+networks_map = dict(_RESNETS, simple_cnn=simple_cnn.simple_cnn)
 
 arg_scopes_map = dict(
-    {name: resnet_v1.resnet_arg_scope for name in resnet_v1.BUILDERS},
+    {name: resnet_v1.resnet_arg_scope for name in _RESNETS},
     simple_cnn=simple_cnn.simple_cnn_arg_scope)
 
 
@@ -37,6 +46,8 @@ def network_names():
 
 is_se_network = names.is_se_network
 check_name = names.check_network
+has_topology = names.has_topology
+default_topology = names.default_topology
 
 
 def _split_options(name, model_options):
@@ -48,6 +59,13 @@ def _split_options(name, model_options):
   if se_options and not is_se_network(name):
     raise ValueError('%s has no squeeze-and-excitation blocks, so %s do not '
                      'apply; use se_%s' % (name, sorted(se_options), name))
+  if builder_options.get('topology') is not None:
+    if not has_topology(name):
+      raise ValueError('%s has no topology option (ResNets take one of: %s)' %
+                       (name, ', '.join(topology_lib.NAMES)))
+    topology_lib.get(builder_options['topology'])  # Fails listing them.
+  elif 'topology' in builder_options:
+    del builder_options['topology']  # None: the network's default.
   return scope_options, builder_options
 
 
@@ -62,18 +80,19 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
     is_training: batch norm mode; None (keras style only) lets batch norm
       follow Keras' `training` argument, as `get_keras_model` does.
     style: layer style, 'slim', 'raw' or 'keras'.
-    **model_options: builder keywords (e.g. `se_ratio`, `se_placement`,
-      `se_fc2_bias_init`, `se_blocks`, `se_use_biases`, `depth_multiplier`,
-      `output_stride`) and arg scope keywords (`batch_norm_decay`,
-      `batch_norm_epsilon`, `batch_norm_scale`, `use_batch_norm`,
-      `fold_batch_norm`).
+    **model_options: builder keywords (e.g. `topology`, `se_ratio`,
+      `se_placement`, `se_fc2_bias_init`, `se_blocks`, `se_use_biases`,
+      `depth_multiplier`, `output_stride`) and arg scope keywords
+      (`batch_norm_decay`, `batch_norm_epsilon`, `batch_norm_scale`,
+      `use_batch_norm`, `fold_batch_norm`).
 
   Returns:
     The network function, with attributes `default_image_size`, `name` and
     `style`. It applies the network's arg scope itself.
 
   Raises:
-    ValueError: unknown name or style, or SE options for a plain network.
+    ValueError: unknown name, style or topology, SE options for a plain
+      network, or a topology for a network without one.
   """
   check_name(name)
   layers.get(style)  # Fails early, listing the styles.

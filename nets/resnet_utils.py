@@ -14,6 +14,7 @@ Example:
 import collections
 
 from nets import layers
+from nets import topology
 from nets.tf_compat import slim, tf
 
 
@@ -47,18 +48,20 @@ def fixed_padding(inputs, kernel_size, rate=1):
 
 
 @slim.add_arg_scope
-def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
+def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None,
+                groups=1):
   """A conv with 'SAME' padding whose output does not depend on input parity.
 
   Stride 1 uses 'SAME'; a larger stride pads explicitly and symmetrically
-  (`fixed_padding`) and then convolves 'VALID', as Slim's ResNets do.
+  (`fixed_padding`) and then convolves 'VALID', as Slim's ResNets do (and
+  torch's `padding=k // 2` for odd k). `groups` as `layers.conv2d`.
   """
   if stride == 1:
     return layers.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate,
-                         padding='SAME', scope=scope)
+                         padding='SAME', scope=scope, groups=groups)
   return layers.conv2d(fixed_padding(inputs, kernel_size, rate), num_outputs,
                        kernel_size, stride=stride, rate=rate, padding='VALID',
-                       scope=scope)
+                       scope=scope, groups=groups)
 
 
 @slim.add_arg_scope
@@ -100,8 +103,14 @@ def stack_blocks_dense(net, blocks, output_stride=None,
           unit = dict(unit, stride=1)
         with tf.compat.v1.variable_scope('unit_%d' % (i + 1), values=[net]):
           if output_stride is not None and current_stride == output_stride:
+            stride = unit.get('stride', 1)
+            if unit.get('stride_conv') == 'conv1':
+              # The unit's 3x3 follows its (now unstrided) first 1x1, so it
+              # sees the denser map already: its rate grows here.
+              rate *= stride
+              stride = 1
             net = block.unit_fn(net, rate=rate, **dict(unit, stride=1))
-            rate *= unit.get('stride', 1)
+            rate *= stride
           else:
             net = block.unit_fn(net, rate=1, **unit)
             current_stride *= unit.get('stride', 1)
@@ -145,3 +154,47 @@ def resnet_arg_scope(weight_decay=0.0001,
                           activation_fn=activation_fn,
                           use_batch_norm=use_batch_norm,
                           fold_batch_norm=fold_batch_norm)
+
+
+def _lowest(dtype):
+  return dtype.min if dtype.is_floating or dtype.is_integer else None
+
+
+def stem_pool(inputs, kind, scope='pool1'):
+  """The stem's 3x3/2 max pool of `kind` ('same', 'ceil', 'pad1').
+
+  The padded variants pad with the dtype's lowest value and pool `VALID`, so
+  a padded pixel never wins (exactly Caffe's and torch's pools).
+
+  Args:
+    inputs: [N, H, W, C].
+    kind: one of `topology.STEM_POOLS`.
+    scope: the pool's scope.
+
+  Returns:
+    The pooled tensor.
+  """
+  if kind == 'same':
+    return layers.max_pool2d(inputs, [3, 3], stride=2, padding='SAME',
+                             scope=scope)
+  if kind not in topology.STEM_POOLS:
+    raise ValueError('Unknown stem pool %r; valid: %s' %
+                     (kind, ', '.join(topology.STEM_POOLS)))
+  if kind == 'pad1':
+    height_pad = width_pad = (1, 1)
+  else:  # ceil: (H - 3) odd leaves one pixel that a last window covers.
+    height_pad, width_pad = (_ceil_mode_padding(inputs, axis)
+                             for axis in (1, 2))
+  padded = tf.pad(inputs, [[0, 0], list(height_pad), list(width_pad), [0, 0]],
+                  constant_values=_lowest(inputs.dtype.base_dtype))
+  return layers.max_pool2d(padded, [3, 3], stride=2, padding='VALID',
+                           scope=scope)
+
+
+def _ceil_mode_padding(inputs, axis):
+  """(0, after) for a 3x3/2 ceil-mode pool: after = 1 if the size is even."""
+  size = inputs.shape[axis]
+  if size is not None:
+    return (0, 1 - size % 2)
+  size = tf.shape(inputs)[axis]
+  return (0, 1 - size % 2)

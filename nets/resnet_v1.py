@@ -9,17 +9,25 @@ SE-ResNet v1 (Hu et al., "Squeeze-and-Excitation Networks") is the same
 network with a squeeze-and-excitation block in the bottleneck units: pass a
 `SqueezeExcitation` spec to `resnet_v1_block`, or call `se_resnet_v1_50` etc.
 
+Every builder takes `topology` (`nets.topology`): 'slim' (the default here,
+Slim's graphs unchanged), 'caffe' (the SENet authors' SE-ResNets, the papers'
+multiply-adds), 'caffe_resnext' or 'torch' (torchvision / timm): the same
+variables, arranged to stride and pool where those do. ResNeXt's grouped
+units (`nets.resnext`) are the same `bottleneck` with `groups`.
+
 Example:
 
     from nets import resnet_v1
     with slim.arg_scope(resnet_v1.resnet_arg_scope(style='raw')):
       logits, end_points = resnet_v1.se_resnet_v1_50(
-          images, num_classes=1000, is_training=False, se_ratio=16)
+          images, num_classes=1000, is_training=False, se_ratio=16,
+          topology='caffe')
 """
 import collections
 
 from nets import layers
 from nets import resnet_utils
+from nets import topology as topology_lib
 from nets.tf_compat import slim, tf
 
 v1 = tf.compat.v1
@@ -94,26 +102,42 @@ def bottleneck(inputs,
                outputs_collections=None,
                scope=None,
                use_bounded_activations=False,
-               squeeze_excitation=None):
+               squeeze_excitation=None,
+               stride_conv='conv2',
+               shortcut='subsample',
+               groups=1):
   """The ResNet v1 bottleneck unit (BN after each conv), optionally with SE.
 
   Args:
     inputs: [batch, height, width, channels] tensor.
     depth: output depth of the unit.
     depth_bottleneck: depth of the 1x1 and 3x3 convs inside.
-    stride: the unit's stride, carried by the 3x3 conv (and the shortcut).
+    stride: the unit's stride, carried by `stride_conv` (and the shortcut).
     rate: atrous rate of the 3x3 conv.
     outputs_collections: collection receiving the unit's and convs' outputs.
     scope: variable scope (default 'bottleneck_v1').
     use_bounded_activations: ReLU6 and clipping, as in Slim, for quantization.
     squeeze_excitation: a `SqueezeExcitation`, or None for plain ResNet.
+    stride_conv: 'conv2' (the 3x3 strides; Slim, torch) or 'conv1' (the
+      first 1x1 strides; Caffe's ResNet and SE-ResNet).
+    shortcut: 'subsample' (a 1x1 conv only when the depth changes, else the
+      input subsampled by `stride`; Slim) or 'projection' (always a 1x1 conv
+      with the stride, as torch's `downsample` of a strided unit).
+    groups: groups of the 3x3 conv (ResNeXt's cardinality).
 
   Returns:
     The unit's output tensor.
   """
+  if stride_conv not in topology_lib.STRIDE_CONVS:
+    raise ValueError('Unknown stride_conv %r; valid: %s' % (
+        stride_conv, ', '.join(topology_lib.STRIDE_CONVS)))
+  if shortcut not in topology_lib.SHORTCUTS:
+    raise ValueError('Unknown shortcut %r; valid: %s' % (
+        shortcut, ', '.join(topology_lib.SHORTCUTS)))
+  project = shortcut == 'projection'
   with v1.variable_scope(scope, 'bottleneck_v1', [inputs]) as sc:
     depth_in = inputs.shape.as_list()[-1]
-    if depth == depth_in:
+    if depth == depth_in and not project:
       shortcut = resnet_utils.subsample(inputs, stride, 'shortcut')
     else:
       shortcut = layers.conv2d(
@@ -122,14 +146,17 @@ def bottleneck(inputs,
           scope='shortcut')
     se = squeeze_excitation
     placement = se.placement if se else None
+    conv1_stride, conv2_stride = ((stride, 1) if stride_conv == 'conv1' else
+                                  (1, stride))
 
     residual = inputs
     if placement == 'pre':
       residual = _excite(residual, se)
-    residual = layers.conv2d(residual, depth_bottleneck, [1, 1], stride=1,
-                             scope='conv1')
-    residual = resnet_utils.conv2d_same(residual, depth_bottleneck, 3, stride,
-                                        rate=rate, scope='conv2')
+    residual = layers.conv2d(residual, depth_bottleneck, [1, 1],
+                             stride=conv1_stride, scope='conv1')
+    residual = resnet_utils.conv2d_same(residual, depth_bottleneck, 3,
+                                        conv2_stride, rate=rate, scope='conv2',
+                                        groups=groups)
     residual = layers.conv2d(residual, depth, [1, 1], stride=1,
                              activation_fn=None, scope='conv3')
     if placement == 'standard':
@@ -158,8 +185,9 @@ def resnet_v1(inputs,
               spatial_squeeze=True,
               store_non_strided_activations=False,
               reuse=None,
-              scope=None):
-  """The generic ResNet v1 (and SE-ResNet v1) builder.
+              scope=None,
+              topology=topology_lib.DEFAULT):
+  """The generic ResNet v1 (and SE-ResNet v1, ResNeXt) builder.
 
   Args:
     inputs: [batch, height, width, channels] images; batch and spatial size
@@ -176,13 +204,17 @@ def resnet_v1(inputs,
     store_non_strided_activations: see `resnet_utils.stack_blocks_dense`.
     reuse: reuse the variables of an earlier call with the same scope.
     scope: variable scope.
+    topology: a `nets.topology` preset name (or `Topology`); here it chooses
+      the stem's max pool. The blocks carry the rest: build them for the
+      same topology (`resnet_v1_blocks(..., topology=...)`).
 
   Returns:
     (net, end_points): logits (or features), and a dict of named activations.
 
   Raises:
-    ValueError: if `output_stride` is not reachable.
+    ValueError: if `output_stride` is not reachable, or unknown topology.
   """
+  preset = topology_lib.get(topology)
   with v1.variable_scope(scope, 'resnet_v1', [inputs], reuse=reuse) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     with slim.arg_scope([layers.conv2d, bottleneck,
@@ -196,7 +228,7 @@ def resnet_v1(inputs,
             raise ValueError('The output_stride needs to be a multiple of 4.')
           output_stride //= 4
         net = resnet_utils.conv2d_same(net, 64, 7, stride=2, scope='conv1')
-        net = layers.max_pool2d(net, [3, 3], stride=2, scope='pool1')
+        net = resnet_utils.stem_pool(net, preset.stem_pool, scope='pool1')
       net = resnet_utils.stack_blocks_dense(net, blocks, output_stride,
                                             store_non_strided_activations)
       end_points = slim.utils.convert_collection_to_dict(end_points_collection)
@@ -218,57 +250,107 @@ resnet_v1.default_image_size = 224
 
 
 def resnet_v1_block(scope, base_depth, num_units, stride,
-                    squeeze_excitation=None):
-  """A block of `num_units` bottlenecks; the last one carries `stride`.
+                    squeeze_excitation=None, topology=topology_lib.DEFAULT,
+                    depth_bottleneck=None, groups=1):
+  """A block of `num_units` bottlenecks; one of them carries `stride`.
 
   Args:
     scope: the block's scope, e.g. 'block1'.
-    base_depth: bottleneck width; the output depth is 4x.
+    base_depth: the unit's planes; the output depth is 4x.
     num_units: number of units.
-    stride: stride of the last unit (the first units have stride 1).
+    stride: the block's stride, carried by its last unit (topology 'slim':
+      Slim's `resnet_v1_block`) or its first (the other topologies).
     squeeze_excitation: a `SqueezeExcitation` for every unit, or None.
+    topology: a `nets.topology` preset name (or `Topology`): which unit and
+      which conv stride, and the strided unit's shortcut.
+    depth_bottleneck: width of the 1x1 and 3x3 convs inside (default
+      `base_depth`; ResNeXt's are wider).
+    groups: groups of the 3x3 convs (ResNeXt's cardinality).
 
   Returns:
     A `resnet_utils.Block`.
   """
-  unit = {'depth': base_depth * 4, 'depth_bottleneck': base_depth,
+  preset = topology_lib.get(topology)
+  unit = {'depth': base_depth * 4,
+          'depth_bottleneck': depth_bottleneck or base_depth,
           'squeeze_excitation': squeeze_excitation}
-  return resnet_utils.Block(
-      scope, bottleneck,
-      [dict(unit, stride=1)] * (num_units - 1) + [dict(unit, stride=stride)])
+  if groups != 1:
+    unit['groups'] = groups
+  # Slim's units keep exactly Slim's keys; the others say where they stride.
+  strided = dict(unit)
+  if preset.stride_conv != 'conv2':
+    strided['stride_conv'] = preset.stride_conv
+  if preset.shortcut != 'subsample' and stride != 1:
+    # As torch's `downsample`: a conv where the stride or the depth changes
+    # (a stride-1 unit keeping its depth adds its input as it is).
+    strided['shortcut'] = preset.shortcut
+  units = [dict(unit, stride=1) for _ in range(num_units)]
+  units[-1 if preset.stride_unit == 'last' else 0] = dict(strided,
+                                                          stride=stride)
+  return resnet_utils.Block(scope, bottleneck, units)
+
+
+def bottleneck_width(planes, cardinality=1, width_per_group=64):
+  """Width of a unit's 1x1 and 3x3 convs: `planes` for ResNet, and
+  `floor(planes * width_per_group / 64) * cardinality` for ResNeXt (32x4d:
+  128 for planes 64), as torchvision's and timm's ResNeXts."""
+  return (planes * width_per_group // 64) * cardinality
 
 
 def resnet_v1_blocks(depth, depth_multiplier=1.0, min_base_depth=8,
-                     squeeze_excitation=None, se_blocks=None):
+                     squeeze_excitation=None, se_blocks=None,
+                     topology=topology_lib.DEFAULT, cardinality=1,
+                     width_per_group=64):
   """The four blocks of a registered depth, as data.
 
   Args:
     depth: a key of `UNITS_PER_BLOCK`.
-    depth_multiplier: scales every bottleneck width (floor `min_base_depth`).
-    min_base_depth: smallest width after scaling.
+    depth_multiplier: scales every unit's planes (floor `min_base_depth`):
+      `planes = max(int(base * depth_multiplier), min_base_depth)` with base
+      64, 128, 256, 512; units output `4 * planes`.
+    min_base_depth: smallest planes after scaling.
     squeeze_excitation: `SqueezeExcitation` spec, or None for plain ResNet.
     se_blocks: which blocks carry SE: None for all, else block numbers
       (1..4) or names ('block1'..'block4').
+    topology: a `nets.topology` preset name: where the blocks stride.
+    cardinality: groups of the 3x3 convs (1: ResNet; 32: ResNeXt 32x4d).
+    width_per_group: with `cardinality`, the bottleneck width
+      (`bottleneck_width`); 64 and cardinality 1 give ResNet's `planes`.
 
   Returns:
     A list of four `resnet_utils.Block`.
+
+  Raises:
+    ValueError: unknown depth, SE block or topology, or a bottleneck width
+      below the cardinality.
   """
   if depth not in UNITS_PER_BLOCK:
     raise ValueError('Unknown ResNet depth %r; valid depths: %s' %
                      (depth, ', '.join(map(str, sorted(UNITS_PER_BLOCK)))))
+  preset = topology_lib.get(topology)
   names = ['block%d' % (i + 1) for i in range(4)]
   chosen = set(names) if se_blocks is None else {_block_name(b)
                                                   for b in se_blocks}
   if not chosen <= set(names):
     raise ValueError('Unknown SE blocks %s; valid blocks: 1-4 or %s' %
                      (sorted(chosen - set(names)), ', '.join(names)))
-  return [
-      resnet_v1_block(
-          name, max(int(base * depth_multiplier), min_base_depth), units,
-          stride, squeeze_excitation if name in chosen else None)
-      for name, base, units, stride in zip(
-          names, BASE_DEPTHS, UNITS_PER_BLOCK[depth], BLOCK_STRIDES)
-  ]
+  blocks = []
+  for name, base, units, stride in zip(names, BASE_DEPTHS,
+                                       UNITS_PER_BLOCK[depth],
+                                       preset.block_strides):
+    planes = max(int(base * depth_multiplier), min_base_depth)
+    width = bottleneck_width(planes, cardinality, width_per_group)
+    if width < cardinality:
+      raise ValueError(
+          '%s: %d planes give a bottleneck width of %d, fewer channels than '
+          'its %d groups; raise depth_multiplier (planes >= %d)' % (
+              name, planes, width, cardinality,
+              -(-64 // width_per_group)))
+    blocks.append(resnet_v1_block(
+        name, planes, units, stride,
+        squeeze_excitation if name in chosen else None, topology=preset,
+        depth_bottleneck=width, groups=cardinality))
+  return blocks
 
 
 def _block_name(block):
@@ -278,9 +360,25 @@ def _block_name(block):
   return 'block%s' % block
 
 
-def _make_builder(depth, with_se):
-  """Makes `resnet_v1_<depth>` or `se_resnet_v1_<depth>` from the table."""
-  name = ('se_resnet_v1_%d' if with_se else 'resnet_v1_%d') % depth
+def make_builder(name, depth, with_se, default_topology=topology_lib.DEFAULT,
+                 cardinality=1, width_per_group=64, description='ResNet v1'):
+  """Makes a named builder (`resnet_v1_50`, `se_resnext_50_32x4d`, ...).
+
+  Args:
+    name: the builder's name and default variable scope.
+    depth: a key of `UNITS_PER_BLOCK`.
+    with_se: squeeze-and-excitation in every unit (options as `se_spec`).
+    default_topology: the `topology` keyword's default.
+    cardinality, width_per_group: as `resnet_v1_blocks`.
+    description: the family, for the docstring.
+
+  Returns:
+    `builder(inputs, num_classes=None, is_training=True, global_pool=True,
+    output_stride=None, spatial_squeeze=True,
+    store_non_strided_activations=False, min_base_depth=8,
+    depth_multiplier=1, reuse=None, scope=name, topology=default_topology,
+    **se_options) -> (net, end_points)`, with `default_image_size` 224.
+  """
 
   def builder(inputs,
               num_classes=None,
@@ -293,6 +391,7 @@ def _make_builder(depth, with_se):
               depth_multiplier=1,
               reuse=None,
               scope=name,
+              topology=default_topology,
               **se_options):
     unknown = sorted(set(se_options) - set(SE_OPTION_NAMES))
     if with_se and unknown:
@@ -303,26 +402,36 @@ def _make_builder(depth, with_se):
       squeeze_excitation, se_blocks = se_spec(**se_options)
     elif se_options:
       raise TypeError('%s() got unexpected keyword arguments %s (SE options '
-                      'are for se_resnet_v1_*)' % (name, sorted(se_options)))
+                      'are for the se_* networks)' % (name,
+                                                      sorted(se_options)))
     else:
       squeeze_excitation, se_blocks = None, None
     blocks = resnet_v1_blocks(depth, depth_multiplier, min_base_depth,
-                              squeeze_excitation, se_blocks)
+                              squeeze_excitation, se_blocks,
+                              topology=topology, cardinality=cardinality,
+                              width_per_group=width_per_group)
     return resnet_v1(inputs, blocks, num_classes, is_training,
                      global_pool=global_pool, output_stride=output_stride,
                      include_root_block=True, spatial_squeeze=spatial_squeeze,
                      store_non_strided_activations=store_non_strided_activations,
-                     reuse=reuse, scope=scope)
+                     reuse=reuse, scope=scope, topology=topology)
 
   builder.__name__ = builder.__qualname__ = name
   builder.__doc__ = (
-      '%s%s-layer ResNet v1 (units per block %s). Arguments and return value '
-      'as `resnet_v1()`%s.' % (
-          'Squeeze-and-excitation ' if with_se else '', depth,
-          UNITS_PER_BLOCK[depth],
+      '%s%s-layer %s (units per block %s). Arguments and return value as '
+      '`resnet_v1()`; `topology` (default %r) as `nets.topology`%s.' % (
+          'Squeeze-and-excitation ' if with_se else '', depth, description,
+          UNITS_PER_BLOCK[depth], default_topology,
           '; SE options as `se_spec()`' if with_se else ''))
   builder.default_image_size = resnet_v1.default_image_size
+  builder.default_topology = default_topology
   return builder
+
+
+def _make_builder(depth, with_se):
+  """Makes `resnet_v1_<depth>` or `se_resnet_v1_<depth>` from the table."""
+  name = ('se_resnet_v1_%d' if with_se else 'resnet_v1_%d') % depth
+  return make_builder(name, depth, with_se)
 
 
 def se_spec(se_ratio=16, se_use_biases=True, se_placement='standard',

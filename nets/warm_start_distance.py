@@ -28,6 +28,7 @@ import tempfile
 import numpy as np
 
 from nets import names
+from nets import topology
 
 def _define_flags():
   # pylint: disable=g-import-not-at-top
@@ -44,6 +45,8 @@ def _define_flags():
   flags.DEFINE_integer('num_classes', 1000, 'Logits size of the checkpoint.')
   flags.DEFINE_float('depth_multiplier', 1.0, 'Bottleneck width scale.')
   flags.DEFINE_integer('seed', 0, 'Seed of images and initial weights.')
+  flags.DEFINE_enum('topology', None, list(topology.NAMES),
+                    topology.FLAG_HELP)
 
 
 def _check_flags():
@@ -210,6 +213,8 @@ def main(argv):
   options = {}
   if f.depth_multiplier != 1.0:
     options['depth_multiplier'] = f.depth_multiplier
+  if f.topology:
+    options['topology'] = f.topology
   with tempfile.TemporaryDirectory() as tmp:
     checkpoint = f.checkpoint_path or synthetic_checkpoint(
         plain_name(f.model_name), os.path.join(tmp, 'model.ckpt'), images,

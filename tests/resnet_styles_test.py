@@ -234,7 +234,7 @@ def test_end_point_shapes_agree_across_styles(training):
 # The architecture files never name a style.
 
 NETWORK_FILES = ('nets/resnet_v1.py', 'nets/resnet_utils.py',
-                 'nets/simple_cnn.py')
+                 'nets/resnext.py', 'nets/simple_cnn.py')
 STYLE_MODULES = ('slim_style', 'raw_style', 'keras_style')
 
 

@@ -21,6 +21,7 @@ from datasets import dataset_factory
 from deployment import cluster as cluster_lib
 from evaluation import model_config as model_config_lib
 from nets import names
+from nets import topology as topology_lib
 from preprocessing import names as preprocessing_names
 from training import errors
 from training import learning_rate as learning_rate_lib
@@ -66,6 +67,7 @@ class TrainConfig:
   se_blocks: Optional[Tuple[str, ...]] = None
   batch_norm_decay: Optional[float] = None
   batch_norm_epsilon: Optional[float] = None
+  topology: Optional[str] = None
   # Optimization.
   weight_decay: float = 0.00004
   optimizer: str = 'rmsprop'
@@ -149,7 +151,8 @@ class TrainConfig:
   def model_options(self):
     """Builder and arg-scope keywords for `nets_factory.get_network_fn`."""
     options = {}
-    for name in SE_FIELDS + BATCH_NORM_FIELDS + ('depth_multiplier',):
+    for name in SE_FIELDS + BATCH_NORM_FIELDS + ('depth_multiplier',
+                                                 'topology'):
       value = getattr(self, name)
       if value is not None:
         options[name] = value
@@ -247,6 +250,13 @@ class TrainConfig:
              self.model_name)
       _check(self.depth_multiplier > 0,
              '--depth_multiplier must be > 0, got %r' % self.depth_multiplier)
+    if self.topology is not None:
+      _check(self.topology in topology_lib.NAMES,
+             '--topology: unknown topology %r; valid topologies: %s' %
+             (self.topology, ', '.join(topology_lib.NAMES)))
+      _check(names.has_topology(self.model_name),
+             '--topology: %s has no topology (the ResNets have)' %
+             self.model_name)
     if self.se_placement is not None:
       _check(self.se_placement in names.SE_PLACEMENTS,
              '--se_placement: unknown placement %r; valid placements: %s' %

@@ -12,6 +12,12 @@ through `slim.arg_scope`, together with the style's hyper-parameters:
 | `raw`   | `nets/layers/raw_style.py`   | `get_variable` + `tf.nn.convolution`     |
 | `keras` | `nets/layers/keras_style.py` | `tf_keras.layers.Conv2D` etc.            |
 
+`conv2d(..., groups=g)` is a grouped convolution (ResNeXt) in each style as
+that style writes one: `tf.nn.convolution` with grouped filters (raw),
+`slim.model_variable` + `slim.batch_norm` under `slim.conv2d`'s arg scope
+(slim; tf-slim's conv2d has no groups), `Conv2D(groups=g)` (keras); see
+`nets.layers.grouped`.
+
 All three give the same variable names (Keras' `kernel`/`bias` map to
 `weights`/`biases`, see `nets.checkpoints.keras_to_slim_name`), the same
 collections and the same end points. In a graph, `conv2d` then folds an
@@ -118,11 +124,15 @@ def training_scope(is_training):
 @slim.add_arg_scope
 def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
            scope=None, style=DEFAULT_STYLE, fold_batch_norm=True,
-           outputs_collections=None, **kwargs):
+           outputs_collections=None, groups=1, **kwargs):
   """Convolution (+ batch norm or biases, + activation), NHWC, HWIO weights.
 
   Keyword overrides follow `slim.conv2d`: `activation_fn=None` gives a linear
   output and `normalizer_fn=None` drops batch norm and adds biases.
+  `groups` > 1 makes a grouped convolution (ResNeXt's cardinality): input
+  and output channels split into `groups` groups, group i of the output
+  computed from group i of the input; `weights` [kh, kw, C / groups, K] (see
+  `nets.layers.grouped`).
   `outputs_collections` collects the output under the layer's scope name.
   In a graph, an inference batch norm (moving statistics) is folded into the
   convolution where that pays (`nets.layers.batch_norm_folding`: the same
@@ -133,7 +143,8 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
   if not (fold_batch_norm and _is_graph_tensor(inputs)):
     return module.conv2d(inputs, num_outputs, kernel_size, stride=stride,
                          rate=rate, padding=padding, scope=scope,
-                         outputs_collections=outputs_collections, **kwargs)
+                         outputs_collections=outputs_collections,
+                         groups=groups, **kwargs)
   # The style collects its output under its (uniquified) scope name; a
   # private collection tells us that name, to collect the folded output
   # under it instead.
@@ -141,7 +152,7 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
   probe = '_nets_layers_conv2d_name'
   outputs = module.conv2d(inputs, num_outputs, kernel_size, stride=stride,
                           rate=rate, padding=padding, scope=scope,
-                          outputs_collections=probe, **kwargs)
+                          outputs_collections=probe, groups=groups, **kwargs)
   (collected,) = graph.get_collection(probe)
   graph.clear_collection(probe)
   alias = collected.aliases[-1]

@@ -11,7 +11,9 @@ and the ReLU of every ResNet unit run as two more full passes over its output
 (measured: ResNet-50 forward, batch 32 at 224, 5-7% of the step).
 
 `fold()` recognises the ops of a conv -> inference batch norm [-> activation]
-chain, whichever layer style built it, and returns the folded equivalent. The
+chain, whichever layer style built it, and returns the folded equivalent. A
+grouped conv (ResNeXt; weights [kh, kw, C / groups, K]) folds the same way:
+the scale is per output channel, the weights' last axis. The
 variables are untouched (the same checkpoints load; gradients reach the same
 variables), values agree with the unfolded chain up to float rounding, and the
 unfolded ops stay in the graph unused: a session runs only what its fetches

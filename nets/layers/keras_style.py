@@ -16,6 +16,7 @@ import contextlib
 import threading
 import weakref
 
+from nets.layers import grouped
 from nets.layers import pointwise
 from nets.tf_compat import slim, tf, tf_keras
 
@@ -153,15 +154,25 @@ class _GraphConv2D(_LAYERS.Conv2D):
   """`Conv2D` that runs a 1x1 conv of a 1x1 map as a matmul (graph mode).
 
   Same variables, config and values (up to float rounding) as `Conv2D`; see
-  `nets.layers.pointwise`. Used for graph tensors only, so the Keras models
-  of `nets.keras_model` keep the stock, serializable `Conv2D`.
+  `nets.layers.pointwise`. A grouped one (`groups` > 1) runs as one `Conv2D`
+  op (`nets.layers.grouped`) where the stock layer calls an XLA-compiled
+  function: in a graph the op is what batch norm folding and grappler look
+  for. Used for graph tensors only, so the Keras models of
+  `nets.keras_model` keep the stock, serializable `Conv2D`.
   """
 
   def convolution_op(self, inputs, kernel):
+    if self.groups > 1:
+      return grouped.convolution(
+          inputs, kernel, self.groups, strides=list(self.strides),
+          padding=self.padding.upper(), dilations=list(self.dilation_rate))
     if pointwise.is_single_pixel_pointwise(inputs, self.kernel_size,
                                            self.strides, self.dilation_rate):
       return pointwise.conv(inputs, kernel)
     return super().convolution_op(inputs, kernel)
+
+  def _jit_compiled_convolution_op(self, inputs, kernel):
+    return self.convolution_op(inputs, kernel)
 
 
 def _regularizer(weight_decay):
@@ -181,14 +192,18 @@ def _collect(outputs_collections, name, outputs):
 @slim.add_arg_scope
 def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
            activation_fn=tf.nn.relu, normalizer_fn=None, weight_decay=0.0,
-           outputs_collections=None, scope=None):
-  """`Conv2D`, then `BatchNormalization` (or a bias), then the activation."""
+           outputs_collections=None, scope=None, groups=1):
+  """`Conv2D`, then `BatchNormalization` (or a bias), then the activation.
+
+  `groups` > 1: `Conv2D(groups=...)`, kernel [kh, kw, C / groups, K].
+  """
   name = _full_name(scope, 'Conv')
+  grouped.check_groups(inputs.shape[-1], num_outputs, groups)
   outputs = _call(
       name,
       lambda: (_GraphConv2D if _in_graph() else _LAYERS.Conv2D)(
           num_outputs, kernel_size, strides=stride, dilation_rate=rate,
-          padding=padding.lower(), use_bias=not normalizer_fn,
+          padding=padding.lower(), use_bias=not normalizer_fn, groups=groups,
           kernel_initializer=tf_keras.initializers.VarianceScaling(
               2.0, 'fan_in', 'truncated_normal'),
           kernel_regularizer=_regularizer(weight_decay), name=name),

@@ -7,6 +7,7 @@ the collections `slim` uses (`MODEL_VARIABLES`, `TRAINABLE_VARIABLES`,
 assign ops in `UPDATE_OPS`. Hyper-parameters come from `slim.arg_scope`
 (see `arg_scope`), so networks set them exactly as they do for Slim.
 """
+from nets.layers import grouped
 from nets.layers import pointwise
 from nets.tf_compat import slim, tf
 
@@ -53,18 +54,24 @@ def _pair(value):
 @slim.add_arg_scope
 def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
            activation_fn=tf.nn.relu, normalizer_fn=None, weight_decay=0.0,
-           outputs_collections=None, scope=None):
-  """Conv (HWIO `weights`), then `BatchNorm` or `biases`, then activation."""
+           outputs_collections=None, scope=None, groups=1):
+  """Conv (HWIO `weights`), then `BatchNorm` or `biases`, then activation.
+
+  `groups` > 1: a grouped conv, `weights` [kh, kw, C / groups, K]
+  (`nets.layers.grouped`).
+  """
   with v1.variable_scope(scope, 'Conv', [inputs]) as sc:
     in_depth = inputs.shape.as_list()[-1]
+    grouped.check_groups(in_depth, num_outputs, groups)
     weights = _model_variable(
-        'weights', _pair(kernel_size) + [in_depth, num_outputs],
+        'weights', _pair(kernel_size) + [in_depth // groups, num_outputs],
         _he_normal(), weight_decay=weight_decay)
-    if pointwise.is_single_pixel_pointwise(inputs, kernel_size, stride, rate):
+    if groups == 1 and pointwise.is_single_pixel_pointwise(
+        inputs, kernel_size, stride, rate):
       outputs = None  # A matmul (e.g. the logits); see nets.layers.pointwise.
     else:
-      outputs = tf.nn.convolution(inputs, weights, strides=_pair(stride),
-                                  padding=padding, dilations=_pair(rate))
+      outputs = grouped.convolution(inputs, weights, groups, strides=stride,
+                                    padding=padding, dilations=rate)
     if normalizer_fn:
       if outputs is None:
         outputs = pointwise.conv(inputs, weights)

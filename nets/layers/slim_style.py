@@ -6,6 +6,7 @@ The functions here only translate the vocabulary's arguments.
 """
 import inspect
 
+from nets.layers import grouped
 from nets.layers import pointwise
 from nets.tf_compat import slim, tf
 
@@ -46,7 +47,11 @@ def _overrides(**kwargs):
 
 def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
            activation_fn=_UNSET, normalizer_fn=_UNSET,
-           outputs_collections=None, scope=None):
+           outputs_collections=None, scope=None, groups=1):
+  if groups != 1:
+    return _grouped_conv2d(inputs, num_outputs, kernel_size, stride, rate,
+                           padding, groups, activation_fn, normalizer_fn,
+                           outputs_collections, scope)
   if normalizer_fn is None and pointwise.is_single_pixel_pointwise(
       inputs, kernel_size, stride, rate):
     return _pointwise_conv2d(inputs, num_outputs, activation_fn,
@@ -60,6 +65,35 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
                                   normalizer_fn=normalizer_fn))
 
 
+def _conv2d_params(activation_fn):
+  """slim.conv2d's keywords under the current arg_scope, with overrides."""
+  params = dict(_CONV2D_DEFAULTS)
+  params.update(slim.current_arg_scope().get(
+      slim.arg_scope_func_key(slim.conv2d), {}))
+  params.update(_overrides(activation_fn=activation_fn))
+  return params
+
+
+def _conv2d_weights(params, shape, dtype):
+  return slim.model_variable(
+      'weights', shape=shape, dtype=dtype,
+      initializer=params['weights_initializer'],
+      regularizer=params['weights_regularizer'],
+      trainable=params['trainable'],
+      collections=_collections(params, 'weights'))
+
+
+def _conv2d_biases(params, num_outputs, dtype):
+  if params['biases_initializer'] is None:
+    return None
+  return slim.model_variable(
+      'biases', shape=[num_outputs], dtype=dtype,
+      initializer=params['biases_initializer'],
+      regularizer=params['biases_regularizer'],
+      trainable=params['trainable'],
+      collections=_collections(params, 'biases'))
+
+
 def _pointwise_conv2d(inputs, num_outputs, activation_fn, outputs_collections,
                       scope):
   """`slim.conv2d` without a normalizer on a [N,1,1,C] input, 1x1 kernel.
@@ -69,28 +103,53 @@ def _pointwise_conv2d(inputs, num_outputs, activation_fn, outputs_collections,
   computed as a matmul (`nets.layers.pointwise`: oneDNN runs this conv shape,
   the logits, several times slower).
   """
-  params = dict(_CONV2D_DEFAULTS)
-  params.update(slim.current_arg_scope().get(
-      slim.arg_scope_func_key(slim.conv2d), {}))
-  params.update(_overrides(activation_fn=activation_fn))
+  params = _conv2d_params(activation_fn)
   dtype = inputs.dtype.base_dtype
   with tf.compat.v1.variable_scope(scope, 'Conv', [inputs],
                                    reuse=params['reuse']) as sc:
-    weights = slim.model_variable(
-        'weights', shape=[1, 1, inputs.shape.as_list()[-1], num_outputs],
-        dtype=dtype, initializer=params['weights_initializer'],
-        regularizer=params['weights_regularizer'],
-        trainable=params['trainable'],
-        collections=_collections(params, 'weights'))
-    biases = None
-    if params['biases_initializer'] is not None:
-      biases = slim.model_variable(
-          'biases', shape=[num_outputs], dtype=dtype,
-          initializer=params['biases_initializer'],
-          regularizer=params['biases_regularizer'],
-          trainable=params['trainable'],
-          collections=_collections(params, 'biases'))
+    weights = _conv2d_weights(
+        params, [1, 1, inputs.shape.as_list()[-1], num_outputs], dtype)
+    biases = _conv2d_biases(params, num_outputs, dtype)
     outputs = pointwise.conv(inputs, weights, biases)
+    if params['activation_fn'] is not None:
+      outputs = params['activation_fn'](outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name,
+                                            outputs)
+
+
+def _grouped_conv2d(inputs, num_outputs, kernel_size, stride, rate, padding,
+                    groups, activation_fn, normalizer_fn, outputs_collections,
+                    scope):
+  """`slim.conv2d` with `groups` (which tf-slim's conv2d does not take).
+
+  Written as a Slim user writes a layer Slim lacks: `slim.model_variable`
+  `weights` [kh, kw, C / groups, K] with the initializer, regularizer and
+  collections of `slim.conv2d`'s arg_scope, the grouped convolution
+  (`nets.layers.grouped`), then `slim.conv2d`'s normalizer (its
+  `slim.batch_norm` with `normalizer_params`, in the conv's scope) or
+  biases, then its activation: the variables of a `slim.conv2d`.
+  """
+  params = _conv2d_params(activation_fn)
+  if normalizer_fn is not _UNSET:  # As conv2d: any normalizer is Slim's BN.
+    params['normalizer_fn'] = normalizer_fn and slim.batch_norm
+  dtype = inputs.dtype.base_dtype
+  in_depth = inputs.shape.as_list()[-1]
+  grouped.check_groups(in_depth, num_outputs, groups)
+  size = list(kernel_size) if isinstance(kernel_size, (list, tuple)) else [
+      kernel_size, kernel_size]
+  with tf.compat.v1.variable_scope(scope, 'Conv', [inputs],
+                                   reuse=params['reuse']) as sc:
+    weights = _conv2d_weights(
+        params, size + [in_depth // groups, num_outputs], dtype)
+    outputs = grouped.convolution(inputs, weights, groups, strides=stride,
+                                  padding=padding, dilations=rate)
+    if params['normalizer_fn'] is not None:
+      outputs = params['normalizer_fn'](
+          outputs, **(params['normalizer_params'] or {}))
+    else:
+      biases = _conv2d_biases(params, num_outputs, dtype)
+      if biases is not None:
+        outputs = tf.nn.bias_add(outputs, biases)
     if params['activation_fn'] is not None:
       outputs = params['activation_fn'](outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name,
