@@ -7,6 +7,9 @@ Styles:
 * vgg: `vgg`, `vgg_a`, `vgg_16`, `vgg_19` and every `resnet_v1_*`,
   `se_resnet_v1_*` and `resnet_v2_*` name (Slim's ResNet checkpoints were
   trained with it);
+* torch: `torch`, `pytorch` and every `resnext_*` and `se_resnext_*` name
+  (RGB in [0, 1] normalised by ImageNet's mean and std, as torchvision, timm
+  and pretrainedmodels networks; see `torch_preprocessing`);
 * inception: `inception`, `inception_v1..v4`, `inception_resnet_v2`,
   `mobilenet_v1`, `mobilenet_v2` (any `inception*`/`mobilenet*` name);
 * small images (digits/MNIST/CIFAR to the network's size, grayscale to RGB,
@@ -17,11 +20,13 @@ import functools
 
 from preprocessing import inception_preprocessing
 from preprocessing import small_image_preprocessing
+from preprocessing import torch_preprocessing
 from preprocessing import vgg_preprocessing
 
 _VGG = vgg_preprocessing.preprocess_image
 _INCEPTION = inception_preprocessing.preprocess_image
 _SMALL = small_image_preprocessing.preprocess_image
+_TORCH = torch_preprocessing.preprocess_image
 _SMALL_FLIP = functools.partial(_SMALL, random_flip=True)
 
 PREPROCESSING_FNS = {
@@ -44,6 +49,8 @@ PREPROCESSING_FNS = {
     'simple_cnn': _SMALL,
     'cifarnet': _SMALL_FLIP,
     'cifar10': _SMALL_FLIP,
+    'torch': _TORCH,
+    'pytorch': _TORCH,
 }
 PREPROCESSING_FNS.update({
     '%s_%d' % (family, depth): _VGG
@@ -56,6 +63,8 @@ PREFIX_RULES = (
     ('resnet_v1_', _VGG),
     ('se_resnet_v1_', _VGG),
     ('resnet_v2_', _VGG),
+    ('resnext_', _TORCH),
+    ('se_resnext_', _TORCH),
     ('inception', _INCEPTION),
     ('mobilenet', _INCEPTION),
 )
