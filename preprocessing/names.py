@@ -11,6 +11,7 @@ VGG = 'vgg'
 INCEPTION = 'inception'
 SMALL = 'small'
 SMALL_FLIP = 'small_flip'  # small, and a random flip when training
+TORCH = 'torch'
 
 STYLE_OF = {
     'vgg': VGG,
@@ -32,6 +33,8 @@ STYLE_OF = {
     'simple_cnn': SMALL,
     'cifarnet': SMALL_FLIP,
     'cifar10': SMALL_FLIP,
+    'torch': TORCH,
+    'pytorch': TORCH,
 }
 STYLE_OF.update({
     '%s_%d' % (family, depth): VGG
@@ -44,6 +47,8 @@ PREFIX_RULES = (
     ('resnet_v1_', VGG),
     ('se_resnet_v1_', VGG),
     ('resnet_v2_', VGG),
+    ('resnext_', TORCH),
+    ('se_resnext_', TORCH),
     ('inception', INCEPTION),
     ('mobilenet', INCEPTION),
 )

@@ -7,6 +7,9 @@ Styles:
 * vgg: `vgg`, `vgg_a`, `vgg_16`, `vgg_19` and every `resnet_v1_*`,
   `se_resnet_v1_*` and `resnet_v2_*` name (Slim's ResNet checkpoints were
   trained with it);
+* torch: `torch`, `pytorch` and every `resnext_*` and `se_resnext_*` name
+  (RGB in [0, 1] normalised by ImageNet's mean and std, as torchvision, timm
+  and pretrainedmodels networks; see `torch_preprocessing`);
 * inception: `inception`, `inception_v1..v4`, `inception_resnet_v2`,
   `mobilenet_v1`, `mobilenet_v2` (any `inception*`/`mobilenet*` name);
 * small images (digits/MNIST/CIFAR to the network's size, grayscale to RGB,
@@ -18,6 +21,7 @@ import functools
 from preprocessing import inception_preprocessing
 from preprocessing import names
 from preprocessing import small_image_preprocessing
+from preprocessing import torch_preprocessing
 from preprocessing import vgg_preprocessing
 
 _SMALL = small_image_preprocessing.preprocess_image
@@ -28,6 +32,7 @@ STYLE_FNS = {
     names.INCEPTION: inception_preprocessing.preprocess_image,
     names.SMALL: _SMALL,
     names.SMALL_FLIP: functools.partial(_SMALL, random_flip=True),
+    names.TORCH: torch_preprocessing.preprocess_image,
 }
 
 PREPROCESSING_FNS = {name: STYLE_FNS[style]
