@@ -398,9 +398,11 @@ def comparisons(phase, settings):
     comparison['best_round_ratio'] = (
         min(records[numerator]['seconds_per_step']) /
         min(records[denominator]['seconds_per_step']))
-    comparison['op_type_differences'] = op_type_differences(
-        records[numerator]['op_type_counts'],
-        records[denominator]['op_type_counts'])
+    # Only TensorFlow graphs have op types to compare (not the torch peer).
+    comparison['op_type_differences'] = None if model_variants.TIMM in (
+        records[numerator]['kind'], records[denominator]['kind']
+    ) else op_type_differences(records[numerator]['op_type_counts'],
+                               records[denominator]['op_type_counts'])
     result.append(comparison)
   for name, record in records.items():
     if (record['kind'] == model_variants.OURS and
@@ -700,6 +702,8 @@ def format_report(results):
 
 
 def _differences_text(differences, limit=4):
+  if differences is None:
+    return 'n/a'
   if not differences:
     return 'none'
   items = ['%s %d/%d' % (k, v[0], v[1]) for k, v in differences.items()]
