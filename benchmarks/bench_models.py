@@ -19,7 +19,7 @@ Usage (from the project root):
   python -m benchmarks.bench_models --models=resnet_v1_14 --styles=slim \
       --peers=tf_slim --batch_sizes=2 --image_size=32 --extra_shapes= \
       --repetitions=2 --json_out=/tmp/bench.json
-  # Ours vs PyTorch (timm's seresnet50), like for like: topology torch.
+  # Ours vs PyTorch (timm's seresnet50), both in timm's arrangement.
   python -m benchmarks.bench_models --models=se_resnet_v1_50 --styles=slim \
       --peers=timm --topology=torch --torch_python=/path/to/torchenv/bin/python
 """
@@ -51,8 +51,9 @@ flags.DEFINE_list('peers', list(model_variants.PEERS),
                   'for none.')
 flags.DEFINE_string('topology', None,
                     'Topology of our networks (unset: each model\'s '
-                    'default); torch is timm\'s arrangement, for the timm '
-                    'peer.')
+                    'default). The timm peer is always compared with ours in '
+                    'topology torch (timm\'s arrangement), an extra variant '
+                    'unless this is torch.')
 flags.DEFINE_string('torch_python', None,
                     'A Python with torch and timm for the timm peer (e.g. '
                     'another virtualenv\'s bin/python); default '

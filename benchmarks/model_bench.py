@@ -9,8 +9,9 @@ max over the rounds):
 
 * time ratios: our slim style vs `tf_slim.nets`, our raw/keras styles vs our
   slim style, SE-ResNet vs ResNet in the same style, Keras applications vs
-  `tf_slim.nets`, our slim style vs timm's model in PyTorch (`torch_peer`,
-  run with `topology='torch'`, timm's arrangement);
+  `tf_slim.nets`, ours in topology 'torch' (timm's arrangement; an extra
+  variant `<model>/<style>@topology=torch` unless the run's --topology is
+  'torch') vs timm's model in PyTorch (`torch_peer`);
 * ceiling fractions: a variant's achieved GFLOP/s (2 x multiply-adds counted
   from its graph / time) over the ceiling's GFLOP/s in the same round, the
   ceiling being the faster of the two matmuls in that round.
@@ -121,8 +122,10 @@ class BenchSettings(collections.namedtuple('BenchSettings',
   folding_control: also time the first variant with batch norm unfolded
     (`<name>@unfolded`, Slim's Conv2D -> FusedBatchNorm); forward, the ratio
     is what folding buys.
-  topology: our networks' topology (None: each model's default); 'torch'
-    for a like-for-like comparison with the timm peer.
+  topology: our networks' topology (None: each model's default). The timm
+    peer is compared with ours in topology 'torch' in any case: with another
+    topology here, that counterpart is an extra variant
+    `<model>/<first style>@topology=torch`.
   torch_python: a Python with torch and timm for the timm peer (see
     `benchmarks.torch_peer.find_python`; None: the environment's, if any).
   """
@@ -201,10 +204,21 @@ def variants(settings):
           if torch_python is None:
             skipped.append('%s (%s)' % (peer.name, why_not))
             continue
+        ours_torch = torch_counterpart(model, settings)
+        if ours_torch.name not in [v.name for v in found]:
+          found.append(ours_torch)
       found.append(peer)
   found.append(model_variants.matmul(settings.matmul_size))
   found.append(model_variants.numpy_matmul(settings.matmul_size))
   return found, skipped
+
+
+def torch_counterpart(model, settings):
+  """Our `model` as timm builds it: topology 'torch', the first style."""
+  style = settings.styles[0]
+  if settings.topology == 'torch':
+    return model_variants.ours(model, style)
+  return model_variants.ours(model, style, topology='torch')
 
 
 def _gflops(multiply_adds_per_step, seconds):
@@ -349,8 +363,9 @@ def _pairs(names, settings):
       if keras is not None and keras.name in names:
         pairs.append(('peer_vs_tf_slim', keras.name, peer.name))
     timm = model_variants.peer(model_variants.TIMM, model)
-    if timm is not None and timm.name in names and slim_name in names:
-      pairs.append(('vs_torch', slim_name, timm.name))
+    counterpart = torch_counterpart(model, settings).name
+    if timm is not None and timm.name in names and counterpart in names:
+      pairs.append(('vs_torch', counterpart, timm.name))
     for style in settings.styles:
       name = '%s/%s' % (model, style)
       if style != 'slim' and slim_name in names:
@@ -383,9 +398,11 @@ def comparisons(phase, settings):
     comparison['best_round_ratio'] = (
         min(records[numerator]['seconds_per_step']) /
         min(records[denominator]['seconds_per_step']))
-    comparison['op_type_differences'] = op_type_differences(
-        records[numerator]['op_type_counts'],
-        records[denominator]['op_type_counts'])
+    # Only TensorFlow graphs have op types to compare (not the torch peer).
+    comparison['op_type_differences'] = None if model_variants.TIMM in (
+        records[numerator]['kind'], records[denominator]['kind']
+    ) else op_type_differences(records[numerator]['op_type_counts'],
+                               records[denominator]['op_type_counts'])
     result.append(comparison)
   for name, record in records.items():
     if (record['kind'] == model_variants.OURS and
@@ -576,7 +593,7 @@ _KIND_LABELS = {
     'aa_control': 'A/A control: the same graph built twice (noise floor)',
     'vs_tf_slim': 'time, ours (slim style) / tf_slim.nets',
     'peer_vs_tf_slim': 'time, Keras applications / tf_slim.nets',
-    'vs_torch': 'time, ours (slim style) / timm in PyTorch',
+    'vs_torch': 'time, ours (topology torch) / timm in PyTorch',
     'vs_slim_style': 'time, style / slim style',
     'se_overhead': 'time, SE-ResNet / ResNet',
     'folding': 'time, batch norm folded / unfolded (Slim\'s ops)',
@@ -685,6 +702,8 @@ def format_report(results):
 
 
 def _differences_text(differences, limit=4):
+  if differences is None:
+    return 'n/a'
   if not differences:
     return 'none'
   items = ['%s %d/%d' % (k, v[0], v[1]) for k, v in differences.items()]

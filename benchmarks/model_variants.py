@@ -14,6 +14,7 @@ A variant is one network written one way:
 | `resnet_v1_50/slim#2`           | a replica: the A/A control (`replica()`)    |
 | `resnet_v1_50/slim@unfolded`    | ours with Slim's Conv2D -> FusedBatchNorm   |
 |                                 | (`unfolded()`: what BN folding buys)        |
+| `se_resnet_v1_50/slim@topology=torch` | ours in another topology (`ours()`)   |
 
 `build()` makes a graph with the images and labels held in local variables
 (no feeding, no input pipeline: only the network is timed) and one op to run
@@ -50,6 +51,7 @@ PEERS = (TF_SLIM, KERAS_APPLICATIONS, TIMM)
 
 REPLICA_SUFFIX = '#2'
 UNFOLDED_SUFFIX = '@unfolded'
+TOPOLOGY_MARK = '@topology='
 
 _PEER_PREFIX = {TF_SLIM: 'tf_slim.nets', KERAS_APPLICATIONS:
                 'tf_keras.applications', TIMM: 'timm'}
@@ -73,19 +75,25 @@ MOMENTUM = 0.9
 
 
 class Variant(collections.namedtuple(
-    'Variant', ['name', 'kind', 'model', 'style', 'fold_batch_norm'],
-    defaults=(True,))):
+    'Variant', ['name', 'kind', 'model', 'style', 'fold_batch_norm',
+                'topology'],
+    defaults=(True, None))):
   """One timed thing; `model` is our network name (or the matmul size).
 
   `fold_batch_norm` (ours only): inference batch norm folded into the convs
   (`nets.layers.batch_norm_folding`), as our networks build by default.
+  `topology` (ours only): a `nets.topology` preset that overrides the run's
+  (`build(topology=...)`), e.g. 'torch' next to the timm peer.
   """
 
 
-def ours(model, style):
+def ours(model, style, topology=None):
   """Our network `model` (a nets_factory name) in layer style `style`."""
   nets_factory.check_name(model)
-  return Variant('%s/%s' % (model, style), OURS, model, style)
+  name = '%s/%s' % (model, style)
+  if topology:
+    name += TOPOLOGY_MARK + topology
+  return Variant(name, OURS, model, style, topology=topology)
 
 
 def _plain_resnet_depth(model):
@@ -172,7 +180,8 @@ def variant_from_name(name):
     found = (peer(KERAS_APPLICATIONS, 'resnet_v1_%d' % by_name[rest])
              if rest in by_name else None)
   else:
-    return ours(prefix, rest)
+    style, _, topology = rest.partition(TOPOLOGY_MARK)
+    return ours(prefix, style, topology or None)
   if found is None:
     raise ValueError('Unknown benchmark variant %r' % name)
   return found
@@ -335,8 +344,8 @@ def build(variant, mode, batch_size, image_size, config, num_classes=1000,
     num_classes: logits size.
     weight_decay: L2 coefficient for ours and tf_slim's (Keras applications
       and the torch peer have none; keep 0 for like-for-like timing).
-    topology: our networks' topology (None: the model's default); 'torch'
-      is the arrangement of the timm peer.
+    topology: our networks' topology (None: the model's default) unless the
+      variant has its own; 'torch' is the arrangement of the timm peer.
     torch_python: a Python with torch and timm, for the timm peer
       (`benchmarks.torch_peer.find_python`).
 
@@ -360,7 +369,8 @@ def build(variant, mode, batch_size, image_size, config, num_classes=1000,
       batch_size = 1  # One matmul per step.
     else:
       images, labels = _inputs(batch_size, image_size, num_classes)
-      extra = {'topology': topology} if variant.kind == OURS else {}
+      extra = ({'topology': variant.topology or topology}
+               if variant.kind == OURS else {})
       logits = _LOGITS_FNS[variant.kind](variant, images, mode == 'train',
                                          num_classes, weight_decay, **extra)
       op = _train_op(logits, labels) if mode == 'train' else logits.op

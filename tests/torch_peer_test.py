@@ -35,6 +35,24 @@ def test_timm_peers_are_named_after_timm_models():
     model_variants.variant_from_name('timm/seresnet14')
 
 
+def test_the_timm_peer_is_compared_with_ours_in_timms_topology():
+  settings = model_bench.BenchSettings(
+      models=('se_resnet_v1_50',), styles=('raw', 'slim'), peers=('timm',),
+      shapes=((1, 32),))
+  counterpart = model_bench.torch_counterpart('se_resnet_v1_50', settings)
+  assert counterpart.name == 'se_resnet_v1_50/raw@topology=torch'
+  assert (counterpart.style, counterpart.topology) == ('raw', 'torch')
+  assert model_variants.variant_from_name(counterpart.name) == counterpart
+  names = ['se_resnet_v1_50/raw', 'se_resnet_v1_50/slim', counterpart.name,
+           'timm/seresnet50']
+  assert ('vs_torch', counterpart.name, 'timm/seresnet50') in model_bench._pairs(  # pylint: disable=protected-access
+      names, settings)
+  # With --topology=torch every variant of ours is timm's arrangement already.
+  settings = settings._replace(topology='torch')
+  assert model_bench.torch_counterpart('se_resnet_v1_50', settings).name == (
+      'se_resnet_v1_50/raw')
+
+
 def test_a_python_without_torch_skips_the_peer_and_says_why():
   # The project's own Python has no torch (it is not a dependency).
   if torch_peer._can_import_torch(sys.executable):  # pylint: disable=protected-access

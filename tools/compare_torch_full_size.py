@@ -18,7 +18,8 @@ It runs in two phases, because torch and TensorFlow live in different virtualenv
            --output, --model_name, --topology; timed, TensorFlow import included), builds
            the model in each layer style with the manifest's topology and model options,
            restores the converted checkpoint and prints max |ours - torch| / max |torch|
-           per model and style, plus the conversion time. It also reads the fixtures'
+           per model and style, plus the conversion's wall and CPU time (the CPU time
+           varies less with the machine's load) and the load average. It also reads the fixtures'
            manifest: --work_dir=tests/fixtures/torch checks the small fixtures the same way.
 
 Usage (from the repository root; the torch venv as in tools/make_torch_fixtures.py):
@@ -38,6 +39,7 @@ some styles. Exit status 1 if any relative difference exceeds --tolerance (defau
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -166,12 +168,19 @@ def _convert(args, entry, weights, output):
   command = [sys.executable, args.converter, '--input', weights, '--output', output,
              '--model_name', entry['model_name'], '--topology', entry['topology']]
   start = time.time()
+  cpu_start = _children_cpu_seconds()
   result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
   seconds = time.time() - start
   if result.returncode != 0:
     tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
     raise RuntimeError('conversion failed (%s): %s' % (' '.join(command), ' | '.join(tail)))
-  return seconds
+  return seconds, _children_cpu_seconds() - cpu_start
+
+
+def _children_cpu_seconds():
+  """User + system CPU seconds of finished child processes (less load-dependent than wall)."""
+  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return usage.ru_utime + usage.ru_stime
 
 
 def _our_logits(entry, style, checkpoint, images_nchw):
@@ -195,6 +204,13 @@ def _our_logits(entry, style, checkpoint, images_nchw):
       return session.run(logits, {inputs: images})
 
 
+def _load():
+  try:
+    return '%.1f' % os.getloadavg()[0]
+  except OSError:
+    return 'n/a'
+
+
 def compare(args):
   """Phase 2 (project venv): convert, build in each style, compare the logits."""
   import numpy as np
@@ -202,6 +218,7 @@ def compare(args):
   sys.path.insert(0, REPO_ROOT)
   with open(os.path.join(args.work_dir, 'manifest.json')) as f:
     manifest = json.load(f)
+  load_start = _load()
   out_dir = args.output_dir or os.path.join(args.work_dir, 'converted')
   os.makedirs(out_dir, exist_ok=True)
   worst, rows = 0.0, []
@@ -212,7 +229,7 @@ def compare(args):
       weights = os.path.join(args.work_dir, info['file'])
       output = os.path.join(out_dir, '%s_%s' % (entry['name'], fmt.replace('-', '_')))
       try:
-        seconds = _convert(args, entry, weights, output)
+        seconds, cpu_seconds = _convert(args, entry, weights, output)
       except RuntimeError as e:
         rows.append((entry['name'], fmt, '-', '-', 'error', str(e)))
         worst = float('inf')
@@ -224,10 +241,11 @@ def compare(args):
           ours = _our_logits(entry, style, output, arrays['inputs_%d' % size])
           rel = float(np.abs(ours - reference).max() / np.abs(reference).max())
           worst = max(worst, rel)
-          rows.append((entry['name'], fmt, style, size, '%.2e' % rel,
-                       'convert %.1f s' % seconds))
-          print('%-36s %-13s %-6s %4d  max|diff|/max|logit| %.2e  (convert %.1f s)' % (
-              entry['name'], fmt, style, size, rel, seconds), flush=True)
+          timing = '%.1f s wall, %.1f s CPU' % (seconds, cpu_seconds)
+          rows.append((entry['name'], fmt, style, size, '%.2e' % rel, timing))
+          print('%-36s %-13s %-6s %4d  max|diff|/max|logit| %.2e  (convert %s)' % (
+              entry['name'], fmt, style, size, rel, timing), flush=True)
+  print('\nLoad average before/after: %s / %s' % (load_start, _load()))
   print('\n| model | file | style | size | max abs diff / max abs logit | conversion |')
   print('|---|---|---|---|---|---|')
   for row in rows:

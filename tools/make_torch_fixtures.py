@@ -15,8 +15,9 @@ batch-norm statistics, and writes what the tests read:
   manifest.json         per fixture: files, source package/class/layout, our model_name,
                         topology, model_options (builder keywords), num_classes, widths, sizes.
 
-Each fixture has at least one of the three weight formats; one has all three (FORMATS below;
-the total is kept under 3 MB, float32).
+Each fixture has at least one of the three weight formats; one has all three (FORMATS below).
+Everything is float32 and adds up to under 3,000,000 bytes (--max_total_bytes; 2.92 MB
+as committed).
 
 Fixtures (units per block (1, 1, 1, 1), i.e. our *_14 models, 10 classes):
 
@@ -26,7 +27,7 @@ Fixtures (units per block (1, 1, 1, 1), i.e. our *_14 models, 10 classes):
                                   legacy .pth, as the released files.
   pretrainedmodels_se_resnext_14  pretrainedmodels SENet + SEResNeXtBottleneck (32 groups,
                                   stride on the grouped 3x3) -> se_resnext_14_32x4d, topology
-                                  caffe_resnext; zip .pth.
+                                  caffe_resnext; legacy .pth.
   timm_seresnet_14                timm ResNet(Bottleneck, SE attn_layer) -> se_resnet_v1_14,
                                   topology torch (stem pool padding 1, stride on the 3x3);
                                   all three formats.
@@ -64,19 +65,20 @@ Deviations from the stock models, each identical at full size or irrelevant to t
     seresnet*/seresnext* (C = 256..2048) both give C / 16.
   * timm's zero_init_last (bn3 gamma = 0) is undone: every BN gamma is randomised.
 
-Weights: each package's default init for convs and the classifier; BN gamma ~ U(0.6, 1.4),
-beta ~ N(0, 0.2); SE weights ~ N(0, 4 / fan_in) and biases ~ N(0, 0.25), so that the gates
-spread over (0, 1) (the manifest records their range). BN statistics are
-then calibrated: cumulative averages (momentum None) over CALIBRATION_BATCHES train-mode
-batches of random normalised images, then eval mode, so activations keep their scale and no
-unit is trivially zero. The reference logits are computed in float64 from the float32 weights;
+Weights: each package's default init for convs and the classifier; BN gamma uniform in
+[0.6, 1.4], beta normal with std 0.2; SE weights normal with std 2 / sqrt(fan_in) and biases
+with std 0.5, so that the gates spread over (0, 1) (the manifest records their range). BN
+statistics are then calibrated: cumulative averages (momentum None) over
+CALIBRATION_BATCHES train-mode batches of random normalised images, then eval mode, so
+activations keep their scale and no unit is trivially zero. The reference logits are computed in float64 from the float32 weights;
 the manifest also records how far torch's own float32 forward is from them.
 
 Image sizes 48 and 49 (small, to keep the .npz files small): at 48 the stem conv gives 24 rows
 and blocks 2 and 3 get 12 and 6, even sizes, where a symmetric 3x3/2 conv and torch's stem pool
 (padding 1) differ from SAME padding and Caffe's ceil-mode pool pads one row; at 49 the stem
 conv gives 25 rows, where Caffe's ceil-mode pool (12 windows, no padding) differs from SAME
-(13). Block 4 ends at 2x2 at both sizes.
+(13). Block 4 ends at 2x2 at both sizes. So a network built with the wrong stem pool or
+stride placement misses the logits at one size or both by far more than float32 rounding.
 
 Run where torch, torchvision, timm, pretrainedmodels, safetensors and numpy are installed, a
 scratch virtualenv outside the checkout (torch is not a dependency of this project), from the
