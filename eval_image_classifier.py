@@ -23,6 +23,7 @@ directory copied or moved with its checkpoints is read from where it is.
 """
 from absl import app
 from absl import flags
+from absl import logging
 
 from datasets import dataset_factory
 from evaluation import model_flags
@@ -81,7 +82,9 @@ flags.mark_flags_as_required(['checkpoint_path', 'eval_dir', 'dataset_dir'])
 
 def check_flags():
   """Checks the names and the split without TensorFlow (ValueError)."""
-  model_flags.model_config_from_flags(FLAGS, image_size=FLAGS.eval_image_size)
+  model_flags.model_config_from_flags_and_sidecar(
+      FLAGS, FLAGS.checkpoint_path, image_size=FLAGS.eval_image_size,
+      log=lambda message: None)
   info = dataset_factory.get_info(FLAGS.dataset_name)
   if FLAGS.dataset_split_name is not None:
     info.get_split(FLAGS.dataset_split_name, FLAGS.dataset_dir)
@@ -94,8 +97,9 @@ def eval_config_from_flags():
       eval_dir=FLAGS.eval_dir,
       dataset_name=FLAGS.dataset_name,
       dataset_dir=FLAGS.dataset_dir,
-      model=model_flags.model_config_from_flags(
-          FLAGS, image_size=FLAGS.eval_image_size),
+      model=model_flags.model_config_from_flags_and_sidecar(
+          FLAGS, FLAGS.checkpoint_path, image_size=FLAGS.eval_image_size,
+          log=logging.info),
       dataset_split_name=FLAGS.dataset_split_name,
       batch_size=FLAGS.batch_size,
       max_num_batches=FLAGS.max_num_batches,

@@ -27,6 +27,7 @@ checkpoint) exits 1.
 """
 from absl import app
 from absl import flags
+from absl import logging
 
 from datasets import dataset_factory
 from evaluation import model_flags
@@ -62,7 +63,9 @@ model_flags.define_model_flags()
 
 def check_flags():
   """Checks the names without TensorFlow (ValueError)."""
-  model_flags.model_config_from_flags(FLAGS, image_size=FLAGS.image_size)
+  model_flags.model_config_from_flags_and_sidecar(
+      FLAGS, FLAGS.checkpoint_path, image_size=FLAGS.image_size,
+      log=lambda message: None)
   dataset_factory.get_info(FLAGS.dataset_name)
 
 
@@ -70,8 +73,9 @@ def export_config_from_flags():
   from evaluation import export  # pylint: disable=g-import-not-at-top
   info = dataset_factory.get_info(FLAGS.dataset_name)
   return export.ExportConfig(
-      model=model_flags.model_config_from_flags(FLAGS,
-                                                image_size=FLAGS.image_size),
+      model=model_flags.model_config_from_flags_and_sidecar(
+          FLAGS, FLAGS.checkpoint_path, image_size=FLAGS.image_size,
+          log=logging.info),
       num_classes=FLAGS.num_classes or info.num_classes,
       dataset_name=FLAGS.dataset_name,
       batch_size=FLAGS.batch_size,

@@ -42,13 +42,16 @@ loads), 1 when the data or a checkpoint does not fit or the loss diverges
 image, a label out of range) is named by file and index; --skip_bad_records
 leaves such records out instead, with a count in the log.
 """
+import dataclasses
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 
+from evaluation import model_flags
 from evaluation import script_util
+from training import config as config_lib
 from training import errors
 from training import flags as train_flags
 
@@ -85,14 +88,43 @@ def _train(config):
     raise explained from None
 
 
+def _logits_restored():
+  """Whether the warm start restores the logits (not excluded)."""
+  logits = '%s/logits' % FLAGS.model_name
+  return not any(logits == scope or logits.startswith(scope + '/')
+                 for scope in config_lib.split_scopes(
+                     FLAGS.checkpoint_exclude_scopes))
+
+
+def _apply_sidecar():
+  """Unset model flags from the sidecar of a converted --checkpoint_path.
+
+  Its labels offset only when the logits are restored: fine-tuned logits
+  are about the new dataset's classes. Returns the preprocessing keywords.
+  """
+  if not FLAGS.checkpoint_path:
+    return {}
+  options, messages = model_flags.apply_checkpoint_sidecar(
+      FLAGS, FLAGS.checkpoint_path, take_labels_offset=False)
+  if messages and _logits_restored():
+    options, messages = model_flags.apply_checkpoint_sidecar(
+        FLAGS, FLAGS.checkpoint_path, take_labels_offset=True)
+  for message in messages:
+    logging.info(message)
+  return options
+
+
 def main(argv):
   if len(argv) > 1:
     return _fail('unexpected arguments: %s' % ' '.join(argv[1:]), 2)
-  try:
-    config = train_flags.config_from_flags(FLAGS).validate()
-  except errors.ConfigError as e:
-    return _fail(e, 2)
   logging.set_verbosity(logging.INFO)
+  try:
+    preprocessing_options = _apply_sidecar()
+    config = dataclasses.replace(
+        train_flags.config_from_flags(FLAGS),
+        preprocessing_options=preprocessing_options).validate()
+  except (errors.ConfigError, ValueError) as e:
+    return _fail(e, 2)
   # pylint: disable=g-import-not-at-top
   from datasets import errors as dataset_errors
   from nets import checkpoints

@@ -17,6 +17,7 @@ the network with `num_classes = dataset.num_classes - labels_offset`.
       loss = v1.losses.sparse_softmax_cross_entropy(model.labels, model.logits)
 """
 import collections
+import functools
 
 from datasets import pipeline
 from evaluation import model_config
@@ -83,10 +84,14 @@ def image_channels(config):
 
 
 def preprocessing_fn(config, is_training, dataset_name=None):
-  """`fn(image, height, width)` of `preprocessing_name(config, dataset)`."""
-  return preprocessing_factory.get_preprocessing(
+  """`fn(image, height, width)` of `preprocessing_name(config, dataset)`,
+  with `config.preprocessing_options` as its keywords."""
+  fn = preprocessing_factory.get_preprocessing(
       preprocessing_name(config, dataset_name), is_training=is_training,
       use_grayscale=config.use_grayscale)
+  if not config.preprocessing_options:
+    return fn
+  return functools.partial(fn, **config.preprocessing_options)
 
 
 def build_logits(config, images, num_classes, is_training, reuse=None):

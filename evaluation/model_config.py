@@ -44,6 +44,9 @@ class ModelConfig:
     model_options: builder and arg-scope keywords of the factory, e.g.
       `se_ratio`, `se_placement`, `depth_multiplier`, `batch_norm_decay`;
       None values are dropped (the builder's default applies).
+    preprocessing_options: keywords of the preprocessing function, e.g. the
+      torch style's `mean`, `std`, `crop_pct`, `interpolation` (from a
+      converted checkpoint's sidecar).
   """
   model_name: str
   layer_style: str = names.DEFAULT_STYLE
@@ -53,6 +56,8 @@ class ModelConfig:
   use_grayscale: bool = False
   weight_decay: float = 0.0
   model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  preprocessing_options: Mapping[str, Any] = dataclasses.field(
+      default_factory=dict)
 
   def __post_init__(self):
     names.check_network(self.model_name)

@@ -16,6 +16,8 @@ own names: `depth_multiplier`, `se_ratio`, `se_placement`, `se_fc2_bias_init`,
 `topology` (see `nets.topology`). Unset builder flags leave the builder's
 default (so plain ResNets get no SE option).
 """
+import dataclasses
+
 from absl import flags
 
 from evaluation import model_config
@@ -93,3 +95,94 @@ def model_config_from_flags(flag_values, image_size=None, weight_decay=0.0):
       use_grayscale=flag_values.use_grayscale,
       weight_decay=weight_decay,
       model_options=model_options_from_flags(flag_values))
+
+
+# Sidecar entry -> model flag, for the flags a converted checkpoint sets.
+_SIDECAR_FLAGS = ('model_name', 'topology', 'labels_offset')
+# The torch preprocessing's keywords that a sidecar records.
+_SIDECAR_PREPROCESSING_OPTIONS = ('mean', 'std', 'crop_pct', 'interpolation')
+
+
+def apply_checkpoint_sidecar(flag_values, checkpoint_path,
+                             take_labels_offset=True):
+  """Takes the unset model flags from a converted checkpoint's sidecar.
+
+  `convert_torch_checkpoint.py` writes `<prefix>.json` beside the checkpoint:
+  the network, its topology and options, the labels offset and the input
+  preprocessing it was trained with. A flag given on the command line wins
+  (and is reported when it differs); the others are set from the sidecar.
+
+  Args:
+    flag_values: parsed flags of `define_model_flags` (changed in place).
+    checkpoint_path: `--checkpoint_path`; only a checkpoint prefix can have a
+      sidecar (a directory of this project's checkpoints has none).
+    take_labels_offset: False when the logits are not restored (fine-tuning
+      new logits: the sidecar's offset is about its own classes).
+
+  Returns:
+    (preprocessing_options, messages): the preprocessing keywords for
+    `ModelConfig.preprocessing_options` ({} without a sidecar) and one log
+    line per decision.
+
+  Raises:
+    ValueError: the sidecar is unreadable or names an option no flag takes.
+
+  Example:
+    options, messages = apply_checkpoint_sidecar(FLAGS, FLAGS.checkpoint_path)
+  """
+  # pylint: disable=g-import-not-at-top
+  from torch_checkpoints import sidecar as sidecar_lib
+  # pylint: enable=g-import-not-at-top
+  if not checkpoint_path:
+    return {}, []
+  data = sidecar_lib.read_sidecar(checkpoint_path)
+  if data is None:
+    return {}, []
+  source = sidecar_lib.sidecar_path(checkpoint_path)
+  messages = []
+
+  def take(name, value):
+    flag = flag_values[name]
+    if flag.present:
+      if flag.value != value:
+        messages.append('--%s=%s overrides %s=%r of %s' %
+                        (name, flag.value, name, value, source))
+      return
+    flag.value = value
+    messages.append('%s=%r from %s' % (name, value, source))
+
+  wanted = {name: data[name] for name in _SIDECAR_FLAGS if name in data}
+  if not take_labels_offset:
+    wanted.pop('labels_offset', None)
+  wanted.update(data.get('model_options', {}))
+  preprocessing = dict(data.get('preprocessing') or {})
+  if preprocessing.get('name'):
+    wanted['preprocessing_name'] = preprocessing['name']
+  for name, value in wanted.items():
+    if name not in flag_values:
+      raise ValueError('%s sets %s, which no flag of this script takes' %
+                       (source, name))
+    take(name, value)
+  if flag_values.preprocessing_name != preprocessing.get('name'):
+    return {}, messages  # Another preprocessing was asked for.
+  options = {k: preprocessing[k] for k in _SIDECAR_PREPROCESSING_OPTIONS
+             if k in preprocessing}
+  return options, messages
+
+
+def model_config_from_flags_and_sidecar(flag_values, checkpoint_path,
+                                        image_size=None, weight_decay=0.0,
+                                        log=print):
+  """`model_config_from_flags` after `apply_checkpoint_sidecar`.
+
+  Example:
+    config = model_config_from_flags_and_sidecar(
+        FLAGS, FLAGS.checkpoint_path, image_size=FLAGS.eval_image_size,
+        log=logging.info)
+  """
+  options, messages = apply_checkpoint_sidecar(flag_values, checkpoint_path)
+  for message in messages:
+    log(message)
+  config = model_config_from_flags(flag_values, image_size=image_size,
+                                   weight_decay=weight_decay)
+  return dataclasses.replace(config, preprocessing_options=options)

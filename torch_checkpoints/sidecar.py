@@ -39,9 +39,12 @@ class SidecarError(ValueError):
   """A sidecar file exists but is not one this code can read."""
 
 
-def sidecar_path(checkpoint_prefix):
-  """'DIR/NAME' -> 'DIR/NAME.json'."""
-  return checkpoint_prefix + '.json'
+def sidecar_path(checkpoint_path):
+  """'DIR/NAME' (or 'DIR/NAME.index', 'DIR/NAME.json') -> 'DIR/NAME.json'."""
+  for suffix in ('.index', '.json'):
+    if checkpoint_path.endswith(suffix):
+      checkpoint_path = checkpoint_path[:-len(suffix)]
+  return checkpoint_path + '.json'
 
 
 def torch_preprocessing(image_size=224, crop_pct=0.875,
@@ -93,9 +96,6 @@ def read_sidecar(checkpoint_prefix):
     SidecarError: the JSON is unreadable, of another format or of a newer
       version; the message names the file.
   """
-  for suffix in ('.index', '.json'):
-    if checkpoint_prefix.endswith(suffix):
-      checkpoint_prefix = checkpoint_prefix[:-len(suffix)]
   path = sidecar_path(checkpoint_prefix)
   if not os.path.isfile(path):
     return None

@@ -58,6 +58,9 @@ class TrainConfig:
   num_readers: int = 4
   num_preprocessing_threads: int = 4
   skip_bad_records: bool = False
+  # Not a flag: the preprocessing keywords of a converted checkpoint's sidecar
+  # (`evaluation.model_flags.apply_checkpoint_sidecar`).
+  preprocessing_options: Optional[dict] = None
   layer_style: str = names.DEFAULT_STYLE
   depth_multiplier: Optional[float] = None
   se_ratio: Optional[int] = None
@@ -171,7 +174,8 @@ class TrainConfig:
         preprocessing_name=self.preprocessing_name,
         labels_offset=self.labels_offset, image_size=self.train_image_size,
         use_grayscale=self.use_grayscale, weight_decay=self.weight_decay,
-        model_options=self.model_options())
+        model_options=self.model_options(),
+        preprocessing_options=self.preprocessing_options or {})
 
   def dataset(self, split_name=None):
     """The `DatasetSplit` to read (default: the training split)."""
