@@ -111,6 +111,7 @@ def _apply_sidecar():
         FLAGS, FLAGS.checkpoint_path, take_labels_offset=True)
   for message in messages:
     logging.info(message)
+  options.pop('image_size', None)  # Fine-tuning picks its own size.
   return options
 
 

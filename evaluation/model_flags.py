@@ -121,7 +121,8 @@ def apply_checkpoint_sidecar(flag_values, checkpoint_path,
 
   Returns:
     (preprocessing_options, messages): the preprocessing keywords for
-    `ModelConfig.preprocessing_options` ({} without a sidecar) and one log
+    `ModelConfig.preprocessing_options` ({} without a sidecar; `image_size`
+    is the input size the network was trained at, not a keyword) and one log
     line per decision.
 
   Raises:
@@ -167,6 +168,8 @@ def apply_checkpoint_sidecar(flag_values, checkpoint_path,
     return {}, messages  # Another preprocessing was asked for.
   options = {k: preprocessing[k] for k in _SIDECAR_PREPROCESSING_OPTIONS
              if k in preprocessing}
+  if 'image_size' in preprocessing:
+    options['image_size'] = preprocessing['image_size']
   return options, messages
 
 
@@ -181,6 +184,11 @@ def model_config_from_flags_and_sidecar(flag_values, checkpoint_path,
         log=logging.info)
   """
   options, messages = apply_checkpoint_sidecar(flag_values, checkpoint_path)
+  trained_size = options.pop('image_size', None)
+  if image_size is None and trained_size:
+    image_size = trained_size
+    messages.append('image size %d from the sidecar of %s' %
+                    (image_size, checkpoint_path))
   for message in messages:
     log(message)
   config = model_config_from_flags(flag_values, image_size=image_size,

@@ -51,11 +51,11 @@ def test_export_takes_the_sidecar_and_gives_torch_logits(tmp_path):
   saved_model = str(tmp_path / 'saved_model')
   # No --model_name, --topology or --depth_multiplier: the sidecar has them.
   done = _run('export_inference_graph.py', '--checkpoint_path=%s' % prefix,
-              '--dataset_name=digits', '--image_size=48',
-              '--saved_model_dir=%s' % saved_model)
+              '--dataset_name=digits', '--saved_model_dir=%s' % saved_model)
   assert done.returncode == 0, done.stderr
   assert "model_name='se_resnet_v1_14' from" in done.stderr
   assert "topology='torch' from" in done.stderr
+  assert 'image size 48 from the sidecar' in done.stderr
   with np.load(os.path.join(FIXTURES, FIXTURE + '.npz')) as torch_outputs:
     images = torch_outputs['inputs_48'].transpose(0, 2, 3, 1)  # NCHW -> NHWC
     expected = torch_outputs['logits_48']
