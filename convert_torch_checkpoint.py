@@ -19,7 +19,7 @@ this project read Slim names in every style, so keep the default unless
 another program needs Keras names.
 
 Exit status: 0 on success; 2 for a wrong command line (a missing, unknown or
-malformed flag, no such input file, no output directory); 1 when the file cannot
+malformed flag, no such input file, an output path under a file); 1 when the file cannot
 be converted (not a torch/safetensors file, refused as unsafe, truncated, not
 a state dict, an unknown key layout, or a network other than --model_name /
 --num_classes say). Each failure prints one `error:` line and writes nothing.
@@ -31,6 +31,7 @@ import time
 from absl import app
 from absl import flags
 
+from evaluation import script_util
 from torch_checkpoints import reader
 from torch_checkpoints.errors import ConversionError
 
@@ -39,7 +40,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string('input', None, 'The torch file: .safetensors, .pth, .pt '
                     'or .bin (zip or legacy torch format).')
 flags.DEFINE_string('output', None, 'Checkpoint prefix to write, DIR/NAME '
-                    '(DIR must exist); NAME.json is the sidecar.')
+                    '(DIR is created if missing); NAME.json is the sidecar.')
 flags.DEFINE_string('model_name', None, 'Expected network, e.g. '
                     'se_resnet_v1_50 (default: inferred from the file).')
 flags.DEFINE_string('topology', None, 'Topology recorded in the sidecar '
@@ -57,15 +58,6 @@ flags.DEFINE_float('crop_pct', None, 'Preprocessing: central crop fraction '
 flags.DEFINE_string('interpolation', None, 'Preprocessing: resize '
                     'interpolation, bilinear or bicubic (default bilinear, '
                     'or timm\'s config.json).')
-
-
-def _parse_flags(argv):
-  """absl's parser, but a bad flag exits 2 with one `error:` line."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as e:
-    print('error: %s' % ' '.join(str(e).split()), file=sys.stderr)
-    sys.exit(2)
 
 
 def main(argv):
@@ -104,4 +96,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=script_util.parse_flags)

@@ -268,8 +268,8 @@ def test_files_that_do_not_fit_fail_in_one_line_writing_nothing(
     (dict(model_name='simple_cnn'), r'--model_name=simple_cnn cannot be '
      r'converted from torch; valid names: .*se_resnet_v1_50'),
     (dict(layer_style='tf'), r'--layer_style=tf is unknown'),
-    (dict(output='/nonexistent/dir/model'), r'/nonexistent/dir: the output '
-     r'directory does not exist'),
+    (dict(output=__file__ + '/dir/model'), r'_test.py is a file, not a '
+     r'directory'),
     (dict(input='/nonexistent.pth'), r'/nonexistent.pth: no such file'),
     (dict(crop_pct=1.5), r'--crop_pct=1.5 must be in \(0, 1\]'),
     (dict(topology='v2'), r'--topology=v2 is unknown; valid topologies: '
@@ -282,6 +282,13 @@ def test_usage_errors(tmp_path, kwargs, message):
   with pytest.raises(UsageError, match=message):
     convert.convert(arguments.pop('input'), arguments.pop('output'),
                     **arguments)
+
+
+def test_missing_output_directories_are_made(tmp_path):
+  prefix = str(tmp_path / 'new' / 'dirs' / 'model')
+  convert.convert(_write(tmp_path, _state()), prefix)
+  assert sorted(os.listdir(os.path.dirname(prefix))) == [
+      'model.data-00000-of-00001', 'model.index', 'model.json']
 
 
 def test_converting_again_replaces_the_files(tmp_path):

@@ -47,7 +47,8 @@ def write(prefix, tensors, sidecar):
   """Writes `prefix`.index/.data-00000-of-00001/.json, all or nothing.
 
   Args:
-    prefix: the checkpoint prefix, `DIR/NAME`; DIR must exist.
+    prefix: the checkpoint prefix, `DIR/NAME`; DIR is created if missing
+      (and removed again if writing fails).
     tensors: {variable name: numpy array}.
     sidecar: JSON-serialisable dict written to `prefix.json`.
 
@@ -55,6 +56,29 @@ def write(prefix, tensors, sidecar):
     The list of files written.
   """
   directory, name = os.path.split(os.path.abspath(prefix))
+  created = _make_directories(directory)
+  try:
+    return _write_in(directory, name, tensors, sidecar)
+  except BaseException:
+    for path in reversed(created):
+      if os.path.isdir(path) and not os.listdir(path):
+        os.rmdir(path)
+    raise
+
+
+def _make_directories(directory):
+  """Creates `directory` and its missing parents; returns those created."""
+  missing = []
+  while not os.path.exists(directory):
+    missing.append(directory)
+    directory = os.path.dirname(directory)
+  missing.reverse()
+  for path in missing:
+    os.mkdir(path)
+  return missing
+
+
+def _write_in(directory, name, tensors, sidecar):
   temp_dir = tempfile.mkdtemp(prefix='.%s.tmp-' % name, dir=directory)
   temp_prefix = os.path.join(temp_dir, name)
   suffixes = (DATA_SUFFIX, SIDECAR_SUFFIX, INDEX_SUFFIX)

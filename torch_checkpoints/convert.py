@@ -83,10 +83,12 @@ def check_arguments(input_path, output_prefix, model_name=None,
     raise UsageError('--input and --output are required')
   if not os.path.isfile(input_path):
     raise UsageError('%s: no such file (--input)' % input_path)
-  directory = os.path.dirname(os.path.abspath(output_prefix))
-  if not os.path.isdir(directory):
-    raise UsageError('%s: the output directory does not exist (--output=%s)'
-                     % (directory, output_prefix))
+  existing = os.path.dirname(os.path.abspath(output_prefix))
+  while not os.path.exists(existing):  # The writer creates the rest.
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise UsageError('%s is a file, not a directory (--output=%s)'
+                     % (existing, output_prefix))
   if os.path.isdir(output_prefix):
     raise UsageError('--output=%s is a directory; give a checkpoint prefix '
                      'such as %s' % (output_prefix,
