@@ -49,8 +49,6 @@ REPO_ROOT = os.path.dirname(TOOLS_DIR)
 IMAGE_SIZE = 224
 NUM_CLASSES = 1000
 BATCH_SIZE = 2
-CALIBRATION_BATCHES = 4
-CALIBRATION_BATCH_SIZE = 8
 STYLES = ('slim', 'raw', 'keras')
 
 # name: (package, constructor, our model_name, topology, format)
@@ -104,17 +102,7 @@ def make(args):
     generator = torch.Generator().manual_seed(1000 + seed)
     model = _build_torch_model(package, constructor)
     fixtures.randomise(model, generator)
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    for bn in bns:
-      bn.reset_running_stats()
-      bn.momentum = None
-    model.train()
-    with torch.no_grad():
-      for _ in range(CALIBRATION_BATCHES):
-        model(fixtures.normalised_images(generator, CALIBRATION_BATCH_SIZE, IMAGE_SIZE))
-    for bn in bns:
-      bn.momentum = 0.1
-    model.eval()
+    fixtures.calibrate(model, generator, IMAGE_SIZE)
     state_dict = model.state_dict()
     filename = name + fixtures.SUFFIXES[fmt]
     path = os.path.join(args.work_dir, filename)

@@ -246,7 +246,7 @@ def randomise(model, generator):
         fc.bias.copy_(torch.randn(fc.bias.shape, generator=generator) * 0.5)
 
 
-def calibrate(model, generator):
+def calibrate(model, generator, image_size=CALIBRATION_SIZE):
   """Batch-norm statistics as cumulative averages over train-mode batches, then eval mode."""
   bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
   for bn in bns:
@@ -255,7 +255,7 @@ def calibrate(model, generator):
   model.train()
   with torch.no_grad():
     for _ in range(CALIBRATION_BATCHES):
-      model(normalised_images(generator, CALIBRATION_BATCH_SIZE, CALIBRATION_SIZE))
+      model(normalised_images(generator, CALIBRATION_BATCH_SIZE, image_size))
   for bn in bns:
     bn.momentum = 0.1
   model.eval()
