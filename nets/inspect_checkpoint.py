@@ -16,11 +16,11 @@ differ (`resnet_v1_50` vs `se_resnet_v1_50`), the prefix mapping that matches
 most variables is guessed and the diff is shown under it as well.
 
 The last line is the verdict, judged as the trainer judges a warm start:
-`fits: yes` (restores as is), `fits: with the scope mapping` (names differ
-by their top scope), `fits: as a warm start` (an SE network from a plain
-ResNet checkpoint: the SE blocks start fresh, as
-`train_image_classifier.py` leaves them), each naming the trainer flags that
-make it fit; else `fits: no`.
+`fits: yes` (restores as is), or, naming the trainer flags that make it
+fit: `with the scope mapping` (names differ by their top scope), `as a warm
+start` (an SE network from a plain ResNet checkpoint: the SE blocks start
+fresh, as `train_image_classifier.py` leaves them), `with new logits`
+(another number of classes); else `fits: no`.
 
 Exit status: 0 when the checkpoint fits the model (as is, or as a warm start
 with the flags the verdict names) or no model is given, 1 when it does not,
@@ -350,7 +350,8 @@ def verdict(diff, model_scope, checkpoint_path=None):
 
   Judged as `train_image_classifier.py` judges a warm start: the scope
   mapping counts when `--checkpoint_model_scope` can express it (the guess
-  maps onto `model_scope`), the SE blocks of `diff.fresh` start fresh.
+  maps onto `model_scope`), the SE blocks of `diff.fresh` start fresh, and
+  logits of another width are trained anew (`--checkpoint_exclude_scopes`).
 
   Example:
     line, code = verdict(diff_checkpoint(path, 'se_resnet_v1_50'),
@@ -366,20 +367,27 @@ def verdict(diff, model_scope, checkpoint_path=None):
     candidates.append((diff.mapped, ['--checkpoint_model_scope=%s' %
                                      guess.checkpoint_scope]))
 
-  def with_flags(flag_list):
-    return '; train_image_classifier.py flags: %s' % ' '.join(
-        prefix + flag_list)
-
   if diff.fits:
     return 'fits: yes', 0
-  for candidate, flag_list in candidates[1:]:
-    if candidate.fits:
-      return 'fits: with the scope mapping' + with_flags(flag_list), 0
   for candidate, flag_list in candidates:
-    if candidate.fits_warm_start:
-      return ('fits: as a warm start, the %d SE variables initialised fresh '
-              '(as the trainer does)%s' % (len(candidate.fresh),
-                                           with_flags(flag_list))), 0
+    logits = model_scope + '/logits'
+    new_logits = bool(candidate.mismatched) and all(
+        name.startswith(logits + '/') for name, _, _ in candidate.mismatched)
+    if (candidate.mismatched and not new_logits) or not set(
+        candidate.missing) <= set(candidate.fresh):
+      continue
+    parts = []
+    if flag_list:
+      parts.append('with the scope mapping')
+    if candidate.missing:
+      parts.append('as a warm start, the %d SE variables initialised fresh '
+                   '(as the trainer does)' % len(candidate.fresh))
+    if new_logits:
+      parts.append('with new logits (the checkpoint has %d classes)' %
+                   candidate.mismatched[0][1][-1])
+      flag_list = flag_list + ['--checkpoint_exclude_scopes=' + logits]
+    return 'fits: %s; train_image_classifier.py flags: %s' % (
+        ', '.join(parts), ' '.join(prefix + flag_list)), 0
   if guess is not None and not trainer_can_map and (
       diff.mapped.fits or diff.mapped.fits_warm_start):
     return ('fits: no (only under the guessed mapping %r -> %r, which '

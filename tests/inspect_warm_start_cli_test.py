@@ -42,6 +42,8 @@ def test_plain_checkpoint_fits_an_se_network_as_the_trainer_warm_starts(
                           '--model_name=se_resnet_v1_14'),
       'plain': _inspect('--checkpoint_path=' + plain,
                         '--model_name=resnet_v1_14'),
+      'classes': _inspect('--checkpoint_path=' + plain,
+                          '--model_name=se_resnet_v1_14', '--num_classes=5'),
   }
   done = {name: _finish(p) for name, p in runs.items()}
 
@@ -49,13 +51,22 @@ def test_plain_checkpoint_fits_an_se_network_as_the_trainer_warm_starts(
   assert code == 0, out + err
   verdict = out.rstrip().splitlines()[-1]
   assert verdict == (
-      'fits: as a warm start, the 16 SE variables initialised fresh (as the '
-      'trainer does); train_image_classifier.py flags: --checkpoint_path=%s '
-      '--checkpoint_model_scope=resnet_v1_14' % plain)
+      'fits: with the scope mapping, as a warm start, the 16 SE variables '
+      'initialised fresh (as the trainer does); train_image_classifier.py '
+      'flags: --checkpoint_path=%s --checkpoint_model_scope=resnet_v1_14'
+      % plain)
   code, out, err = done['damaged']
   assert code == 1, out + err
   assert out.rstrip().splitlines()[-1] == 'fits: no'
   assert '  se_resnet_v1_14/block1/unit_1/bottleneck_v1/conv1/weights' in out
+  code, out, err = done['classes']
+  assert code == 0, out + err
+  assert out.rstrip().splitlines()[-1] == (
+      'fits: with the scope mapping, as a warm start, the 16 SE variables '
+      'initialised fresh (as the trainer does), with new logits (the '
+      'checkpoint has 10 classes); train_image_classifier.py flags: '
+      '--checkpoint_path=%s --checkpoint_model_scope=resnet_v1_14 '
+      '--checkpoint_exclude_scopes=se_resnet_v1_14/logits' % plain)
   code, out, err = done['plain']
   assert code == 0 and out.rstrip().splitlines()[-1] == 'fits: yes', out + err
 
