@@ -16,8 +16,11 @@ Usage:
       --dataset_dir=/tmp/mnist --archive_path=/dl/mnist  # the 4 .gz files
 
 A conversion whose outputs already exist is skipped. A bad flag exits 2
-(before TensorFlow loads), bad source data 1, with one `error:` line.
+(before TensorFlow loads), bad source data 1, with one `error:` line; a
+conversion that fails removes the directories it created for
+--dataset_dir if they are still empty (never one that existed before).
 """
+import os
 import sys
 
 from absl import app
@@ -50,6 +53,30 @@ flags.DEFINE_integer('num_validation', None,
 flags.mark_flags_as_required(['dataset_name', 'dataset_dir'])
 
 
+def _missing_dirs(path):
+  """`path` and its ancestors that do not exist yet, deepest first."""
+  missing = []
+  path = os.path.abspath(path)
+  while not os.path.exists(path):
+    missing.append(path)
+    parent = os.path.dirname(path)
+    if parent == path:
+      break
+    path = parent
+  return missing
+
+
+def _remove_if_empty(directories):
+  """Removes the empty ones of `directories` (deepest first); a directory
+  that holds anything stays, as do the ones above it."""
+  for directory in directories:
+    try:
+      os.rmdir(directory)
+    except OSError:
+      return
+    logging.info('removed %s, created for the failed conversion', directory)
+
+
 def main(argv):
   if len(argv) > 1:
     return script_util.fail('unexpected arguments: %s' % ' '.join(argv[1:]),
@@ -66,13 +93,18 @@ def main(argv):
       return script_util.fail('--num_validation is for '
                               '--dataset_name=flowers', script_util.FLAG_ERROR)
     kwargs['num_validation'] = FLAGS.num_validation
+  created = _missing_dirs(FLAGS.dataset_dir)
   try:
     counts = converters.convert(FLAGS.dataset_name, FLAGS.dataset_dir,
                                 archive_path=FLAGS.archive_path,
                                 source_url=FLAGS.source_url, **kwargs)
   except errors.DatasetError as e:
+    _remove_if_empty(created)
     print('error: %s' % e, file=sys.stderr)
     return 1
+  except BaseException:
+    _remove_if_empty(created)
+    raise
   print('%s in %s: %s' % (FLAGS.dataset_name, FLAGS.dataset_dir,
                           ', '.join('%s %d' % kv for kv in sorted(
                               counts.items()))))

@@ -17,7 +17,7 @@ from datasets import errors
 from datasets import tfrecord_io
 
 
-def download(url, dest_dir, filename=None, timeout=60):
+def download(url, dest_dir, filename=None, timeout=60, hint=None):
   """Downloads `url` into `dest_dir` unless the file is already there.
 
   The data goes to a temporary name and is renamed when complete, so an
@@ -28,6 +28,8 @@ def download(url, dest_dir, filename=None, timeout=60):
     dest_dir: an existing directory.
     filename: the local name; default the URL's last path component.
     timeout: socket timeout in seconds.
+    hint: what to do instead, said after the failure; default: download
+      the file elsewhere and pass it with --archive_path.
 
   Returns:
     The local path.
@@ -51,9 +53,10 @@ def download(url, dest_dir, filename=None, timeout=60):
       shutil.copyfileobj(response, out, length=1 << 20)
     os.replace(tmp, path)
   except (urllib.error.URLError, OSError, ValueError) as e:
-    raise errors.DatasetError(
-        'could not download %s: %s. Without internet, download %s elsewhere '
-        'and pass it with --archive_path.' % (url, e, filename)) from None
+    hint = hint or ('Without internet, download %s elsewhere and pass it '
+                    'with --archive_path.' % filename)
+    raise errors.DatasetError('could not download %s: %s. %s' %
+                              (url, e, hint)) from None
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)

@@ -110,10 +110,13 @@ def _source_files(dataset_dir, archive_path, source_url):
     return paths, []
   paths = {}
   downloaded = []
+  hint = ('Without internet, download the four files (%s) from %s elsewhere '
+          'into one directory and pass that directory with --archive_path.'
+          % (', '.join(names), source_url))
   for name in names:
     existed = os.path.exists(os.path.join(dataset_dir, name))
     paths[name] = download.download(source_url.rstrip('/') + '/' + name,
-                                    dataset_dir)
+                                    dataset_dir, hint=hint)
     if not existed:
       downloaded.append(paths[name])
   return paths, downloaded

@@ -15,8 +15,16 @@ Keras-style model diffs against a Slim checkpoint. When the top-level scopes
 differ (`resnet_v1_50` vs `se_resnet_v1_50`), the prefix mapping that matches
 most variables is guessed and the diff is shown under it as well.
 
-Exit status: 0 when the checkpoint fits the model (or no model is given),
-1 when it does not, 2 on bad input.
+The last line is the verdict, judged as the trainer judges a warm start:
+`fits: yes` (restores as is), or, naming the trainer flags that make it
+fit: `with the scope mapping` (names differ by their top scope), `as a warm
+start` (an SE network from a plain ResNet checkpoint: the SE blocks start
+fresh, as `train_image_classifier.py` leaves them), `with new logits`
+(another number of classes); else `fits: no`.
+
+Exit status: 0 when the checkpoint fits the model (as is, or as a warm start
+with the flags the verdict names) or no model is given, 1 when it does not,
+2 on bad input.
 
 Library use:
 
@@ -228,6 +236,8 @@ class CheckpointDiff:
     training_state: global step, optimizer variables and slots, averages.
     scope_guess: a `ScopeGuess` when prefixes seem to differ, else None.
     mapped: the diff with `scope_guess` applied, or None.
+    fresh: the part of `missing` a warm start leaves freshly initialised
+      (the SE blocks when the checkpoint has none).
   """
   matched: List[str]
   missing: List[str]
@@ -236,14 +246,26 @@ class CheckpointDiff:
   training_state: List[str]
   scope_guess: Optional[ScopeGuess] = None
   mapped: Optional['CheckpointDiff'] = None
+  fresh: List[str] = dataclasses.field(default_factory=list)
 
   @property
   def fits(self):
+    """Every model variable restores from the checkpoint."""
     return not (self.missing or self.mismatched)
 
+  @property
+  def fits_warm_start(self):
+    """Every model variable but the `fresh` ones restores."""
+    return not self.mismatched and set(self.missing) <= set(self.fresh)
 
-def diff_shapes(checkpoint_shapes, model_shapes, guess_scopes=True):
-  """Compares {name: shape} maps; see `CheckpointDiff`."""
+
+def diff_shapes(checkpoint_shapes, model_shapes, guess_scopes=True,
+                fresh_scopes=()):
+  """Compares {name: shape} maps; see `CheckpointDiff`.
+
+  `fresh_scopes` are sub-scopes (e.g. `SE_FRESH_SCOPES`) whose missing
+  variables a warm start initialises fresh (`CheckpointDiff.fresh`).
+  """
   names = set(checkpoint_shapes)
   state = sorted(n for n in names if is_training_state(n, names))
   weights = {n: checkpoint_shapes[n] for n in names - set(state)}
@@ -260,13 +282,16 @@ def diff_shapes(checkpoint_shapes, model_shapes, guess_scopes=True):
       unused=sorted(set(weights) - set(model_shapes)),
       mismatched=mismatched,
       training_state=state)
+  diff.fresh = [n for n in diff.missing
+                if any(scope in n for scope in fresh_scopes)]
   if guess_scopes and (diff.missing or diff.unused):
     guess = guess_scope_mapping(weights, model_shapes)
     if guess is not None:
       renamed = {_rename(n, guess.checkpoint_scope, guess.model_scope): s
                  for n, s in checkpoint_shapes.items()}
       diff.scope_guess = guess
-      diff.mapped = diff_shapes(renamed, model_shapes, guess_scopes=False)
+      diff.mapped = diff_shapes(renamed, model_shapes, guess_scopes=False,
+                                fresh_scopes=fresh_scopes)
   return diff
 
 
@@ -305,7 +330,72 @@ def diff_checkpoint(checkpoint_path, model_name, num_classes=None,
     num_classes = infer_num_classes(shapes, model_name) or 1000
   model_shapes = model_variable_shapes(model_name, num_classes, style,
                                        **model_options)
-  return diff_shapes(shapes, model_shapes)
+  return diff_shapes(shapes, model_shapes,
+                     fresh_scopes=warm_start_fresh_scopes(model_name, shapes))
+
+
+def warm_start_fresh_scopes(model_name, checkpoint_names):
+  """The scopes the trainer's warm start leaves fresh: the SE blocks of an
+  SE network when the checkpoint has no SE variable (a plain ResNet)."""
+  if not nets_factory.is_se_network(model_name):
+    return ()
+  if any(scope in name for name in checkpoint_names
+         for scope in checkpoints.SE_FRESH_SCOPES):
+    return ()
+  return checkpoints.SE_FRESH_SCOPES
+
+
+def verdict(diff, model_scope, checkpoint_path=None):
+  """The `fits: ...` line and the exit code (0 fits, 1 does not).
+
+  Judged as `train_image_classifier.py` judges a warm start: the scope
+  mapping counts when `--checkpoint_model_scope` can express it (the guess
+  maps onto `model_scope`), the SE blocks of `diff.fresh` start fresh, and
+  logits of another width are trained anew (`--checkpoint_exclude_scopes`).
+
+  Example:
+    line, code = verdict(diff_checkpoint(path, 'se_resnet_v1_50'),
+                         'se_resnet_v1_50', path)
+  """
+  prefix = ['--checkpoint_path=%s' % checkpoint_path] if checkpoint_path else []
+  candidates = [(diff, [])]
+  guess = diff.scope_guess
+  trainer_can_map = (guess is not None and guess.checkpoint_scope and
+                     guess.model_scope == model_scope and
+                     '/' not in guess.checkpoint_scope)
+  if trainer_can_map:
+    candidates.append((diff.mapped, ['--checkpoint_model_scope=%s' %
+                                     guess.checkpoint_scope]))
+
+  if diff.fits:
+    return 'fits: yes', 0
+  for candidate, flag_list in candidates:
+    logits = model_scope + '/logits'
+    new_logits = bool(candidate.mismatched) and all(
+        name.startswith(logits + '/') for name, _, _ in candidate.mismatched)
+    if (candidate.mismatched and not new_logits) or not set(
+        candidate.missing) <= set(candidate.fresh):
+      continue
+    parts = []
+    if flag_list:
+      parts.append('with the scope mapping')
+    if candidate.missing:
+      parts.append('as a warm start, the %d SE variables initialised fresh '
+                   '(as the trainer does)' % len(candidate.fresh))
+    if new_logits:
+      parts.append('with new logits (the checkpoint has %d classes)' %
+                   candidate.mismatched[0][1][-1])
+      flag_list = flag_list + ['--checkpoint_exclude_scopes=' + logits]
+    return 'fits: %s; train_image_classifier.py flags: %s' % (
+        ', '.join(parts), ' '.join(prefix + flag_list)), 0
+  if guess is not None and not trainer_can_map and (
+      diff.mapped.fits or diff.mapped.fits_warm_start):
+    return ('fits: no (only under the guessed mapping %r -> %r, which '
+            '--checkpoint_model_scope cannot express; restore from Python '
+            'with checkpoint_model_scope=%r, model_scope=%r)' % (
+                guess.checkpoint_scope, guess.model_scope,
+                guess.checkpoint_scope, guess.model_scope)), 1
+  return 'fits: no', 1
 
 
 def _names(items, limit):
@@ -369,10 +459,9 @@ def run(argv):
     return 2
   print('model: %s (style %s)' % (FLAGS.model_name, FLAGS.layer_style))
   print('\n'.join(format_diff(diff, FLAGS.max_names)))
-  fits = diff.fits or (diff.mapped is not None and diff.mapped.fits)
-  print('fits: %s' % ('yes' if diff.fits else
-                      'with the scope mapping' if fits else 'no'))
-  return 0 if diff.fits else 1
+  line, code = verdict(diff, FLAGS.model_name, FLAGS.checkpoint_path)
+  print(line)
+  return code
 
 
 if __name__ == '__main__':

@@ -285,6 +285,11 @@ class TrainConfig:
     except cluster_lib.ClusterConfigError as e:
       raise errors.ConfigError(str(e)) from None
     if not spec.is_distributed:
+      # A parameter server alone would serve nobody: without this check the
+      # process would quietly train as a single local worker instead.
+      _check(self.job_name != 'ps', '--job_name=ps needs a cluster: give '
+             '--ps_hosts and --worker_hosts (or TF_CONFIG); a single local '
+             'process trains without --job_name')
       _check((self.worker_replicas or 1) == 1 and not self.num_ps_tasks,
              '--worker_replicas/--num_ps_tasks describe a cluster: also give '
              '--ps_hosts and --worker_hosts (or TF_CONFIG)')

@@ -27,6 +27,7 @@ from deployment import cluster as cluster_lib
 from deployment import model_deploy
 from deployment import replicas
 from nets.tf_compat import tf
+from training import hooks as hooks_lib
 from training import loop
 from training import model
 
@@ -152,4 +153,10 @@ def train(config, environ=None, the_plan: Optional[Plan] = None, hooks=()):
         optimizer_wrapper=sync.wrap if sync else None,
         replicas_to_aggregate=the_plan.replicas_to_aggregate)
     all_hooks = list(hooks) + (sync.hooks(spec.is_chief) if sync else [])
+    if (spec.is_distributed and not the_plan.sync_replicas and
+        config.max_number_of_steps is not None):
+      # Async workers share the global step: stop on its fresh value, read
+      # after each step (see the hook); sync updates count one step each.
+      all_hooks.append(hooks_lib.LastStepHook(graph.global_step,
+                                              config.max_number_of_steps))
     return loop.run_training(config, graph, hooks=all_hooks, **run_kwargs)

@@ -34,7 +34,10 @@ def define_flags(flag_values=flags.FLAGS):
   define_integer('train_image_size', None, 'Train image size (default: the '
                  'network\'s default size).')
   define_integer('max_number_of_steps', None,
-                 'The maximum number of training steps (global step).')
+                 'The maximum number of training steps (global step). '
+                 'Asynchronous cluster workers stop once the shared step '
+                 'reaches it, each with at most its one step in flight: '
+                 'the run ends between it and it + number of workers - 1.')
   define_integer('num_readers', 4, 'Files read in parallel.')
   define_integer('num_preprocessing_threads', 4,
                  'Parallel decode/preprocessing calls.')

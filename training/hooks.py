@@ -8,6 +8,8 @@
   write a checkpoint whose variables hold NaN or Inf. With
   `roll_back_checkpoints` this leaves the last good checkpoint newest.
 * `StopRequestHook` ends the run cleanly when an event is set (SIGTERM).
+* `LastStepHook` stops a worker of a cluster once the shared global step
+  reaches the last step, reading it fresh after every step.
 * `batch_norm_decay_warning` says when a run is too short for the moving
   averages of batch norm to forget their initial values.
 
@@ -256,4 +258,30 @@ class StopRequestHook(v1.train.SessionRunHook):
   def after_run(self, run_context, run_values):
     del run_values
     if self._event.is_set():
+      run_context.request_stop()
+
+
+class LastStepHook(v1.train.SessionRunHook):
+  """Stops when the global step, read after each step, reaches `last_step`.
+
+  `StopAtStepHook` looks at the fresh global step only when the value read
+  during the step (before that step's increment) is one short of the last
+  step. With asynchronous workers sharing the step, other workers' updates
+  land in between, so each worker could miss the last step and run one
+  more: 200 steps ended at 202 with two workers. Reading the step after
+  every step bounds the final step by `last_step + num_workers - 1` (each
+  worker has at most one step in flight once another worker's update
+  reaches it); exactly `last_step` would need the check and the update to be
+  one atomic operation on the parameter server.
+
+    LastStepHook(graph.global_step, last_step=config.max_number_of_steps)
+  """
+
+  def __init__(self, global_step, last_step):
+    self._global_step = global_step
+    self._last_step = last_step
+
+  def after_run(self, run_context, run_values):
+    del run_values
+    if int(run_context.session.run(self._global_step)) >= self._last_step:
       run_context.request_stop()

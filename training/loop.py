@@ -105,16 +105,23 @@ def check_resumable(checkpoint, var_list):
         'that wrote it.' % (checkpoint, '; '.join(problems)))
 
 
-def _log_batch_norm_warning(config, report):
+def _log_batch_norm_warning(config, report, resumed_from=None):
   """Warns when batch norm's moving statistics start afresh in a short run.
 
   Statistics restored by a warm start are already good, so only a run
   whose statistics start at their initial values (or that resumes one) is
-  judged against its length.
+  judged against its length. Statistics this run does not update (frozen
+  by --trainable_scopes) are not judged, nor is a resumed run with no step
+  left.
   """
-  statistics = [scopes.checkpoint_name(v) for v in v1.model_variables()
+  statistics = [v for v in v1.model_variables()
                 if '/BatchNorm/moving_' in v.op.name]
+  if config.trainable_scopes and not config.update_frozen_batch_norm:
+    statistics = scopes.filter_variables(statistics, config.trainable_scopes)
   if not statistics:
+    return
+  if resumed_from and config.max_number_of_steps is not None and (
+      scopes.checkpoint_step(resumed_from) or 0) >= config.max_number_of_steps:
     return
   if report is not None and not any(
       '/BatchNorm/moving_' in n for n in report.fresh + report.excluded):
@@ -241,7 +248,7 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
   all_finite = hooks_lib.all_finite_op(v1.global_variables())
   resumed_from, init_fn, report = _plan_start(config, graph, var_list,
                                               is_chief)
-  _log_batch_norm_warning(config, report)
+  _log_batch_norm_warning(config, report, resumed_from)
 
   progress = hooks_lib.ProgressHook(
       graph.train_tensor, graph.learning_rate, graph.global_step,
