@@ -4,7 +4,7 @@ Three things go wrong when a checkpoint meets a graph, and each is named here
 before anything is restored: variables the graph has and the checkpoint lacks
 (*missing*), tensors the checkpoint has and the graph does not use (*unused*),
 and tensors whose shape differs (*mismatched*; resource variables would take
-the wrong shape silently, TF_COMPAT.md §7).
+the wrong shape silently on restore).
 
 Names: a Keras-style variable `<scope>/kernel` or `<scope>/bias` is stored as
 Slim's `<scope>/weights` / `<scope>/biases` (`keras_to_slim_name`), so one

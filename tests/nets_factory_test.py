@@ -1,7 +1,4 @@
-"""nets_factory: names, styles, options reaching the arg scope; a quiet import.
-
-DESIGN.md §5 and §8.
-"""
+"""nets_factory: names, styles, options reaching the arg scope; a quiet import."""
 import os
 import subprocess
 import sys
@@ -128,7 +125,8 @@ def test_use_batch_norm_false(style):
 
 
 def test_import_is_quiet_and_leaves_eager_mode_on():
-  """DESIGN.md §8: no C++ start-up lines, no prints, no mode switch."""
+  """Importing the factory prints nothing (no C++ start-up lines) and leaves
+  eager mode on."""
   env = {k: v for k, v in os.environ.items()
          if not k.startswith(('TF_CPP_', 'TF_ENABLE_ONEDNN'))}
   env['PYTHONPATH'] = REPO

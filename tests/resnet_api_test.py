@@ -21,11 +21,11 @@ STYLES = lib.STYLES
 
 
 # --------------------------------------------------------------------------
-# ResNet-50 at 224: variables, parameters, end points (DESIGN.md §3).
+# ResNet-50 at 224: variables, parameters, end points (Slim's naming).
 
 
 def _expected_end_point_shapes(scope, batch, size, classes, units, widths):
-  """End point shapes derived from the rules of DESIGN.md §3."""
+  """End point shapes derived from Slim's rules (stride placement, widths)."""
   shapes = {scope + '/conv1': [batch, size // 2, size // 2, 64]}
   spatial = size // 4  # conv1 /2, pool1 /2.
   strides = resnet_v1.BLOCK_STRIDES

@@ -1,6 +1,6 @@
 """The three layer styles are one network: names, collections, values, training.
 
-DESIGN.md §2: raw and slim make the same variables (names, shapes,
+Raw and slim make the same variables (names, shapes,
 collections) and end points, keras the same after `keras_to_slim_name`; one
 Slim checkpoint restores into any style and gives the same logits; one
 training step gives the same loss, gradients, regularization loss and moving

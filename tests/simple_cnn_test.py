@@ -1,4 +1,4 @@
-"""The small CNN (DESIGN.md §5) in the three styles: names, shapes, values,
+"""The small CNN (simple_cnn) in the three styles: names, shapes, values,
 training.
 
 conv3x3 -> max-pool 2 -> ReLU -> conv3x3/2 -> ReLU -> flatten -> dense.

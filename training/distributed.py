@@ -32,7 +32,7 @@ from training import loop
 from training import model
 
 # How long a stopping session waits for its threads; SyncReplicasOptimizer's
-# queue runner never stops by itself (TF_COMPAT.md §6).
+# queue runner never stops by itself on current TensorFlow.
 STOP_GRACE_PERIOD_SECS = 3
 
 

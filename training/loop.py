@@ -230,7 +230,8 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
     chief_only_hooks: more hooks for the chief only.
     session_config_proto: a `ConfigProto`; default `session_config(config)`.
     stop_grace_period_secs: how long to wait for threads when stopping
-      (keep it short with SyncReplicasOptimizer, TF_COMPAT.md §6).
+      (keep it short: SyncReplicasOptimizer's queue runner never
+      stops by itself).
     sharded_saver: write one checkpoint shard per device (parameter servers).
 
   Returns:

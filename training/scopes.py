@@ -117,7 +117,7 @@ def checkpoint_problems(checkpoint, var_list, max_names=8):
   """Why `var_list` ({name: variable}) cannot be restored from `checkpoint`.
 
   Resource variables would silently take a wrong-shaped value
-  (TF_COMPAT.md §7), so names and shapes are compared before restoring.
+  on current TensorFlow, so names and shapes are compared before restoring.
 
   Returns:
     A list of readable problems (empty when everything fits).
