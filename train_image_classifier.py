@@ -88,12 +88,12 @@ def _train(config):
     raise explained from None
 
 
-def _logits_restored():
+def _logits_restored(flag_values):
   """Whether the warm start restores the logits (not excluded)."""
-  logits = '%s/logits' % FLAGS.model_name
+  logits = '%s/logits' % flag_values.model_name
   return not any(logits == scope or logits.startswith(scope + '/')
                  for scope in config_lib.split_scopes(
-                     FLAGS.checkpoint_exclude_scopes))
+                     flag_values.checkpoint_exclude_scopes))
 
 
 def _apply_sidecar():
@@ -102,13 +102,8 @@ def _apply_sidecar():
   Its labels offset only when the logits are restored: fine-tuned logits
   are about the new dataset's classes. Returns the preprocessing keywords.
   """
-  if not FLAGS.checkpoint_path:
-    return {}
   options, messages = model_flags.apply_checkpoint_sidecar(
-      FLAGS, FLAGS.checkpoint_path, take_labels_offset=False)
-  if messages and _logits_restored():
-    options, messages = model_flags.apply_checkpoint_sidecar(
-        FLAGS, FLAGS.checkpoint_path, take_labels_offset=True)
+      FLAGS, FLAGS.checkpoint_path, take_labels_offset=_logits_restored)
   for message in messages:
     logging.info(message)
   options.pop('image_size', None)  # Fine-tuning picks its own size.

@@ -117,7 +117,8 @@ def apply_checkpoint_sidecar(flag_values, checkpoint_path,
     checkpoint_path: `--checkpoint_path`; only a checkpoint prefix can have a
       sidecar (a directory of this project's checkpoints has none).
     take_labels_offset: False when the logits are not restored (fine-tuning
-      new logits: the sidecar's offset is about its own classes).
+      new logits: the sidecar's offset is about its own classes); or a
+      function of the flags, called once the network is set from the sidecar.
 
   Returns:
     (preprocessing_options, messages): the preprocessing keywords for
@@ -153,8 +154,7 @@ def apply_checkpoint_sidecar(flag_values, checkpoint_path,
     messages.append('%s=%r from %s' % (name, value, source))
 
   wanted = {name: data[name] for name in _SIDECAR_FLAGS if name in data}
-  if not take_labels_offset:
-    wanted.pop('labels_offset', None)
+  labels_offset = wanted.pop('labels_offset', None)
   wanted.update(data.get('model_options', {}))
   preprocessing = dict(data.get('preprocessing') or {})
   if preprocessing.get('name'):
@@ -164,6 +164,10 @@ def apply_checkpoint_sidecar(flag_values, checkpoint_path,
       raise ValueError('%s sets %s, which no flag of this script takes' %
                        (source, name))
     take(name, value)
+  if callable(take_labels_offset):  # Decided on the network now chosen.
+    take_labels_offset = take_labels_offset(flag_values)
+  if labels_offset is not None and take_labels_offset:
+    take('labels_offset', labels_offset)
   if flag_values.preprocessing_name != preprocessing.get('name'):
     return {}, messages  # Another preprocessing was asked for.
   options = {k: preprocessing[k] for k in _SIDECAR_PREPROCESSING_OPTIONS

@@ -52,6 +52,20 @@ def _error_lines(err):
           and not l.startswith('TENSORFLOW_LOADED=')]
 
 
+def _assert_exit_2_before_tensorflow(cases):
+  """Runs every {name: (args, expected)} case in parallel; each must exit 2
+  with one `error:` line containing `expected`, TensorFlow never imported."""
+  procs = {name: _start(args, wrapped=True)
+           for name, (args, _) in cases.items()}
+  for name, (_, expected) in cases.items():
+    code, _, err = _finish(procs[name])
+    assert code == 2, (name, err)
+    assert 'TENSORFLOW_LOADED=False' in err, (name, err)
+    lines = _error_lines(err)
+    assert len(lines) == 1 and lines[0].startswith('error: '), (name, err)
+    assert expected.lower() in lines[0].lower(), (name, lines[0])
+
+
 def test_bad_flags_exit_2_before_tensorflow_is_imported(tmp_path):
   data = str(tmp_path / 'data')
   out = str(tmp_path / 'out')
@@ -92,15 +106,7 @@ def test_bad_flags_exit_2_before_tensorflow_is_imported(tmp_path):
                                     '--num_validation=3'],
                          '--num_validation is for --dataset_name=flowers'),
   }
-  procs = {name: _start(args, wrapped=True)
-           for name, (args, _) in cases.items()}
-  for name, (_, expected) in cases.items():
-    code, _, err = _finish(procs[name])
-    assert code == 2, (name, err)
-    assert 'TENSORFLOW_LOADED=False' in err, (name, err)
-    lines = _error_lines(err)
-    assert len(lines) == 1 and lines[0].startswith('error: '), (name, err)
-    assert expected.lower() in lines[0].lower(), (name, lines[0])
+  _assert_exit_2_before_tensorflow(cases)
   assert not os.path.exists(out) and not os.path.exists(data)
 
 
@@ -120,15 +126,7 @@ def test_the_nets_command_lines_exit_2_before_tensorflow_is_imported():
       'inspect required': (['-m', 'nets.inspect_checkpoint'],
                            'flag --checkpoint_path=None'),
   }
-  procs = {name: _start(args, wrapped=True)
-           for name, (args, _) in cases.items()}
-  for name, (_, expected) in cases.items():
-    code, _, err = _finish(procs[name])
-    assert code == 2, (name, err)
-    assert 'TENSORFLOW_LOADED=False' in err, (name, err)
-    lines = _error_lines(err)
-    assert len(lines) == 1 and lines[0].startswith('error: '), (name, err)
-    assert expected.lower() in lines[0].lower(), (name, lines[0])
+  _assert_exit_2_before_tensorflow(cases)
 
 
 # ---- bad TFRecords ----------------------------------------------------------

@@ -145,6 +145,12 @@ def test_sidecar_fills_unset_flags_only(tmp_path):
   model_flags.apply_checkpoint_sidecar(flag_values, prefix,
                                        take_labels_offset=False)
   assert flag_values.labels_offset == 0
+  # Decided on the network the sidecar set (the trainer's logits check).
+  flag_values = _flag_values([])
+  model_flags.apply_checkpoint_sidecar(
+      flag_values, prefix,
+      take_labels_offset=lambda f: f.model_name == 'se_resnet_v1_50')
+  assert flag_values.labels_offset == 1
   # Another preprocessing asked for: the torch keywords do not apply.
   flag_values = _flag_values(['--preprocessing_name=vgg'])
   options, _ = model_flags.apply_checkpoint_sidecar(flag_values, prefix)
