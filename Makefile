@@ -53,7 +53,7 @@ demo: venv
 		--checkpoint_path=$(DEMO_DIR)/train --eval_dir=$(DEMO_DIR)/eval
 
 summary: venv
-	$(PY) -m nets.model_summary --model_name=se_resnet_v1_50
+	$(PY) -m diagnostics.model_summary --model_name=se_resnet_v1_50
 
 # Bazel (Debian's bazel-bootstrap, installed on first use): bazel test //...
 bazel-test: venv
