@@ -3,6 +3,8 @@ import inspect
 import subprocess
 import sys
 
+import pytest
+
 from modeling import model_config
 from nets import layers
 from nets import names
@@ -31,6 +33,7 @@ def test_preprocessing_names_map_to_their_functions():
             preprocessing_factory.STYLE_FNS[style])
 
 
+@pytest.mark.slow
 def test_flag_modules_import_without_tensorflow():
   code = ('import sys\n'
           'from training import flags, config\n'
