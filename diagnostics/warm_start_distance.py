@@ -152,7 +152,7 @@ def logit_distances(checkpoint_path, se_model_name, fc2_bias_values, images,
     A list of `Distance`, one per bias value.
   """
   plain_options = {k: v for k, v in model_options.items()
-                   if not k.startswith('se_')}
+                   if k not in options_lib.SE_NAMES}
   with tf.Graph().as_default():
     v1.set_random_seed(seed)
     inputs = tf.constant(images, tf.float32)
