@@ -96,11 +96,17 @@ def _is_integer(value):
 
 def _one_of(what, plural, valid):
   def problem(value):
-    if value not in valid and not isinstance(value, topology_lib.Topology):
+    if value not in valid:
       return 'unknown %s %r; valid %s: %s' % (what, value, plural,
                                               ', '.join(valid))
     return None
   return problem
+
+
+def _topology(value):
+  if isinstance(value, topology_lib.Topology):  # The builders take one too.
+    return None
+  return _one_of('topology', 'topologies', topology_lib.NAMES)(value)
 
 
 BLOCK_NAMES = ('block1', 'block2', 'block3', 'block4')
@@ -168,7 +174,7 @@ OPTIONS = (
            'the model\'s; slim for resnet_v1_*/se_resnet_v1_*, torch for '
            'resnext_*/se_resnext_*).' % ', '.join(topology_lib.NAMES),
            networks='resnet', choices=topology_lib.NAMES,
-           check=_one_of('topology', 'topologies', topology_lib.NAMES)),
+           check=_topology),
 )
 
 BY_NAME = {option.name: option for option in OPTIONS}
