@@ -155,19 +155,6 @@ def is_training_state(name, names):
   return '/' in name and parent in names
 
 
-def model_variable_shapes(model_name, num_classes, style=layers.DEFAULT_STYLE,
-                          image_size=None, **model_options):
-  """{Slim name: shape} of a network, built in a throwaway graph."""
-  network_fn = nets_factory.get_network_fn(model_name, num_classes,
-                                           is_training=False, style=style,
-                                           **model_options)
-  size = image_size or network_fn.default_image_size
-  with tf.Graph().as_default():
-    network_fn(v1.placeholder(tf.float32, [1, size, size, 3]))
-    return {checkpoints.slim_name(v): v.shape.as_list()
-            for v in v1.global_variables()}
-
-
 @dataclasses.dataclass(frozen=True)
 class ScopeGuess:
   """Replacing `checkpoint_scope` by `model_scope` in checkpoint names makes
@@ -328,8 +315,8 @@ def diff_checkpoint(checkpoint_path, model_name, num_classes=None,
   shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
   if num_classes is None:
     num_classes = infer_num_classes(shapes, model_name) or 1000
-  model_shapes = model_variable_shapes(model_name, num_classes, style,
-                                       **model_options)
+  model_shapes = nets_factory.variable_shapes(model_name, num_classes, style,
+                                              **model_options)
   return diff_shapes(shapes, model_shapes,
                      fresh_scopes=warm_start_fresh_scopes(model_name, shapes))
 
@@ -337,12 +324,8 @@ def diff_checkpoint(checkpoint_path, model_name, num_classes=None,
 def warm_start_fresh_scopes(model_name, checkpoint_names):
   """The scopes the trainer's warm start leaves fresh: the SE blocks of an
   SE network when the checkpoint has no SE variable (a plain ResNet)."""
-  if not nets_factory.is_se_network(model_name):
-    return ()
-  if any(scope in name for name in checkpoint_names
-         for scope in checkpoints.SE_FRESH_SCOPES):
-    return ()
-  return checkpoints.SE_FRESH_SCOPES
+  return checkpoints.se_fresh_scopes(nets_factory.is_se_network(model_name),
+                                     checkpoint_names)
 
 
 def verdict(diff, model_scope, checkpoint_path=None):

@@ -29,8 +29,8 @@ from typing import List, Optional
 
 from absl import logging
 
-from deployment import replicas
 from checkpointing import checkpoints
+from deployment import replicas
 from runtime.tf_compat import tf, v1
 from training import errors
 from training import hooks as hooks_lib
@@ -87,14 +87,14 @@ _RESUME_ADVICE = ('it is the newest checkpoint of --train_dir; move its files '
                   '--train_dir')
 
 
-def check_resumable(checkpoint, var_list):
+def check_resumable(checkpoint, variables):
   """Fails if the checkpoint in train_dir was not written by this model.
 
   Raises:
     CheckpointMismatchError: naming missing and mismatched variables.
   """
   try:
-    problems = scopes.checkpoint_problems(checkpoint, var_list)
+    problems = checkpoints.fit_problems(checkpoint, variables)
   except checkpoints.NotACheckpointError as e:
     raise checkpoints.NotACheckpointError(e.path, e.detail,
                                           _RESUME_ADVICE) from None
@@ -121,7 +121,7 @@ def _log_batch_norm_warning(config, report, resumed_from=None):
   if not statistics:
     return
   if resumed_from and config.max_number_of_steps is not None and (
-      scopes.checkpoint_step(resumed_from) or 0) >= config.max_number_of_steps:
+      checkpoints.checkpoint_step(resumed_from) or 0) >= config.max_number_of_steps:
     return
   if report is not None and not any(
       '/BatchNorm/moving_' in n for n in report.fresh + report.excluded):
@@ -186,13 +186,13 @@ def _resume_point(config, is_chief):
   return state.latest
 
 
-def _plan_start(config, graph, var_list, is_chief):
+def _plan_start(config, graph, is_chief):
   """Resume or warm start: returns (resumed_from, init_fn, report)."""
   latest = _resume_point(config, is_chief)
   if latest:
-    check_resumable(latest, var_list)
+    check_resumable(latest, v1.global_variables())
     logging.info('Resuming from %s (step %s)%s', latest,
-                 scopes.checkpoint_step(latest),
+                 checkpoints.checkpoint_step(latest),
                  '; --checkpoint_path ignored: train_dir already has a '
                  'checkpoint' if config.checkpoint_path else '')
     return latest, None, None
@@ -242,13 +242,12 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
       message names the last good checkpoint.
     CheckpointMismatchError: the warm-start or resume checkpoint does not fit.
   """
-  var_list = scopes.checkpoint_var_list(v1.global_variables())
+  var_list = checkpoints.slim_named_variables(v1.global_variables())
   saver = DirectorySaver(config.train_dir, var_list,
                          max_to_keep=config.max_checkpoints_to_keep,
                          sharded=sharded_saver)
   all_finite = hooks_lib.all_finite_op(v1.global_variables())
-  resumed_from, init_fn, report = _plan_start(config, graph, var_list,
-                                              is_chief)
+  resumed_from, init_fn, report = _plan_start(config, graph, is_chief)
   _log_batch_norm_warning(config, report, resumed_from)
 
   progress = hooks_lib.ProgressHook(
@@ -354,7 +353,7 @@ def _diverged(config, error, is_chief):
                                            error.first_bad_step)
   else:
     good = checkpoints.latest_checkpoint(config.train_dir)
-  where = ('%s (step %s)' % (good, scopes.checkpoint_step(good)) if good
+  where = ('%s (step %s)' % (good, checkpoints.checkpoint_step(good)) if good
            else 'none (the next run starts afresh)')
   return errors.TrainingDivergedError(
       '%s; training stopped. The last good checkpoint is %s. Lower '

@@ -16,6 +16,7 @@ from typing import Any, Callable, List, Optional
 
 from absl import logging
 
+from checkpointing import checkpoints
 from datasets import pipeline
 from deployment import model_deploy
 from modeling import model_builder
@@ -118,7 +119,7 @@ def _add_summaries(config, clone, total_loss, learning_rate):
       v1.summary.histogram('activations/' + name, activation)
       v1.summary.scalar('sparsity/' + name, tf.nn.zero_fraction(activation))
     for variable in v1.model_variables():
-      v1.summary.histogram(scopes.checkpoint_name(variable), variable)
+      v1.summary.histogram(checkpoints.slim_name(variable), variable)
   return accuracy
 
 
