@@ -33,14 +33,6 @@ SE_FIELDS = ('se_ratio', 'se_use_biases', 'se_placement', 'se_fc2_bias_init',
 BATCH_NORM_FIELDS = ('batch_norm_decay', 'batch_norm_epsilon')
 
 
-def default_intra_op_threads():
-  """One thread per core this process may use (measured best, DESIGN §9)."""
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:  # Not on Linux.
-    return os.cpu_count() or 1
-
-
 @dataclasses.dataclass
 class TrainConfig:
   """One training run. See `training/flags.py` for each field's help."""
@@ -132,14 +124,6 @@ class TrainConfig:
   def model_scope(self):
     """The variable scope the network builds in (its name)."""
     return self.model_name
-
-  @property
-  def intra_op_threads(self):
-    return self.intra_op_parallelism_threads or default_intra_op_threads()
-
-  @property
-  def inter_op_threads(self):
-    return self.inter_op_parallelism_threads or 1
 
   def cluster(self, environ=None):
     """This process's `ClusterConfig`, from the host flags or TF_CONFIG.
