@@ -4,7 +4,8 @@ A scope names a variable-scope prefix on '/' boundaries: `net/logits` matches
 `net/logits/weights` but not `net/logits_aux/weights`. A scope with `*` is a
 glob over the whole name, where `*` also crosses '/': `net/*/se` matches every
 squeeze-and-excitation block of `net` (`net/block1/unit_1/bottleneck_v1/se/
-fc1/weights`, ...).
+fc1/weights`, ...). The matcher is `checkpointing.names.in_scope`, so
+`--checkpoint_exclude_scopes` takes the same scopes as `--trainable_scopes`.
 
     scopes.split_scopes('net/logits, net/*/se')   # ('net/logits', 'net/*/se')
     scopes.filter_variables(v1.trainable_variables(), ['net/logits'])
@@ -17,7 +18,6 @@ from training import errors
 # TensorFlow-free, in config (flags are parsed before TF loads).
 split_scopes = config.split_scopes
 
-# One scope matcher for the trainer and for checkpoint restores.
 matches_scope = names.in_scope
 in_any_scope = names.in_scopes
 
