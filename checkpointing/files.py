@@ -126,31 +126,33 @@ def directory_state(directory):
         os.path.join(directory, STATE_FILE))
     return result
   result.state_file_found = True
-
-  def missing(path):
-    if path not in result.missing:
-      result.missing.append(path)
-
-  def resolve(path):
-    name = os.path.basename(path)
-    inside = os.path.join(directory, name)
-    if not is_inside(path, directory):
-      if checkpoint_exists(inside):
-        result.relocated.append((path, inside))
-      else:
-        missing(path)
-        return None
-    elif not checkpoint_exists(inside):
-      missing(path)
-      return None
-    return inside
-
-  listed = list(state.all_model_checkpoint_paths)
-  for path in listed:
-    inside = resolve(path)
+  for path in state.all_model_checkpoint_paths:
+    inside = _resolve_inside(result, path)
     if inside and inside not in result.all_paths:
       result.all_paths.append(inside)
-  latest = resolve(state.model_checkpoint_path)
+  _set_latest(result, _resolve_inside(result, state.model_checkpoint_path))
+  result.clean = not result.relocated and not result.missing and all(
+      not os.path.isabs(p) and os.sep not in p for p in _raw_entries(directory))
+  return result
+
+
+def _resolve_inside(result, path):
+  """The checkpoint of `path`'s file name inside `result.directory` (noted
+  in `result.relocated` if `path` named another directory), or None, with
+  `path` noted in `result.missing`, if there is none."""
+  inside = os.path.join(result.directory, os.path.basename(path))
+  if not checkpoint_exists(inside):
+    if path not in result.missing:
+      result.missing.append(path)
+    return None
+  if not is_inside(path, result.directory):
+    result.relocated.append((path, inside))
+  return inside
+
+
+def _set_latest(result, latest):
+  """Makes `latest` (or, if the state file's latest is gone, the listed
+  checkpoint of the highest step) the last of `result.all_paths`."""
   if latest is None and result.all_paths:
     latest = max(result.all_paths,
                  key=lambda p: (checkpoint_step(p) or -1,
@@ -160,9 +162,6 @@ def directory_state(directory):
       result.all_paths.remove(latest)
     result.all_paths.append(latest)
   result.latest = latest
-  result.clean = not result.relocated and not result.missing and all(
-      not os.path.isabs(p) and os.sep not in p for p in _raw_entries(directory))
-  return result
 
 
 def _raw_entries(directory):
