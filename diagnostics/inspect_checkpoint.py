@@ -94,8 +94,6 @@ from nets import nets_factory
 from runtime.tf_compat import tf
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
-v1 = tf.compat.v1
-
 # Non-slot training variables of Slim-era optimizers.
 _OPTIMIZER_GLOBALS = ('global_step', 'beta1_power', 'beta2_power')
 
