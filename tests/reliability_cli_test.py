@@ -20,6 +20,8 @@ from runtime.tf_compat import tf, v1
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 
+pytestmark = pytest.mark.slow  # runs the scripts in subprocesses
+
 EVAL_SCRIPT = os.path.join(train_testlib.ROOT, 'eval_image_classifier.py')
 
 
