@@ -11,11 +11,11 @@ residual addition and ReLU into the conv.
 import numpy as np
 import pytest
 
+from diagnostics import model_summary
 from nets import layers
-from nets import model_summary
 from nets import nets_factory
 from nets.layers import batch_norm_folding
-from nets.tf_compat import slim, tf, v1
+from runtime.tf_compat import slim, tf, v1
 from tests import resnet_testlib
 from tests import se_testlib
 

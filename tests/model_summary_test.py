@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from nets import layers
-from nets import model_summary
+from diagnostics import model_summary
 from nets import resnet_utils
 from nets import resnet_v1
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 from tests import se_testlib
 
 v1 = tf.compat.v1
@@ -76,6 +76,10 @@ def test_paper_arrangement_of_resnet_v1_50():
                                           scope='resnet_v1_50')
     _, totals = model_summary.count_graph(graph, 'resnet_v1_50',
                                           end_points=end_points)
+    # The graph holds only ops that run (batch norm folded while building):
+    # without end points, the same figures.
+    _, without_end_points = model_summary.count_graph(graph, 'resnet_v1_50')
+  assert without_end_points == totals
   assert totals['params'] == 25557032
   assert totals['multiply_adds'] == 3857973248
   assert round(totals['multiply_adds'] / 1e9, 2) == 3.86
@@ -157,7 +161,7 @@ def test_unknown_shapes_and_scopes_are_clear_errors():
 
 def _run_cli(*args):
   return subprocess.run(
-      [sys.executable, '-m', 'nets.model_summary'] + list(args), cwd=ROOT,
+      [sys.executable, '-m', 'diagnostics.model_summary'] + list(args), cwd=ROOT,
       capture_output=True, text=True, timeout=300, check=False)
 
 

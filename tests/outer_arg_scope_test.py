@@ -11,7 +11,7 @@ logits as a matmul); the raw and keras styles honour the same argument set on
 """
 import pytest
 
-from nets.tf_compat import slim, tf  # The shim, before tf_slim.nets.
+from runtime.tf_compat import slim, tf  # The shim, before tf_slim.nets.
 from nets import layers
 from nets import resnet_utils
 from nets import resnet_v1

@@ -19,7 +19,7 @@ that style writes one: `tf.nn.convolution` with grouped filters (raw),
 `nets.layers.grouped`.
 
 All three give the same variable names (Keras' `kernel`/`bias` map to
-`weights`/`biases`, see `nets.checkpoints.keras_to_slim_name`), the same
+`weights`/`biases`, see `checkpointing.checkpoints.keras_to_slim_name`), the same
 collections and the same end points, and compute with the same ops
 (`nets.layers.conv_ops`: a 1x1 conv of a 1x1 map as a matmul, grouped convs
 as one op). In a graph, each style's conv2d folds an inference batch norm
@@ -38,7 +38,7 @@ Example:
 import importlib
 
 from nets import names
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 # The names live in nets.names, which scripts import before TensorFlow.
 STYLES = names.STYLES

@@ -37,7 +37,7 @@ Example:
           epsilon=1e-5)
 """
 from nets.layers import conv_ops
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 # Per step, folding reads and writes each weight once; the fusion it allows
 # saves about four passes over the conv's output (AddV2 reads two tensors and

@@ -20,7 +20,7 @@ Example:
 """
 from nets.layers import grouped
 from nets.layers import pointwise
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 
 def convolution(inputs, weights, stride=1, padding='SAME', rate=1, groups=1,

@@ -10,7 +10,7 @@ every style's conv2d calls, takes this path whenever
 the values differ from the conv's only by float rounding (the same sums in
 another order).
 """
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 
 def _pair(value):

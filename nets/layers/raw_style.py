@@ -11,7 +11,7 @@ from nets.layers import batch_norm_folding
 from nets.layers import conv_ops
 from nets.layers import grouped
 from nets.layers import scoped
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 v1 = tf.compat.v1
 

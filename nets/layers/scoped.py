@@ -15,7 +15,7 @@ Example:
 """
 import inspect
 
-from nets.tf_compat import slim
+from runtime.tf_compat import slim
 
 
 def arguments(function, **explicit):

@@ -19,7 +19,7 @@ from nets.layers import conv_ops
 from nets.layers import grouped
 from nets.layers import pointwise
 from nets.layers import scoped
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 _UNSET = object()
 
