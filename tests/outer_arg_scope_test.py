@@ -9,6 +9,8 @@ same, whichever way a conv is built (`slim.conv2d`, batch norm folded in, the
 logits as a matmul); the raw and keras styles honour the same argument set on
 `layers.conv2d`. The oracle is tf-slim's own ResNet v1, tiny.
 """
+import functools
+
 import pytest
 
 from runtime.tf_compat import slim, tf  # The shim, before tf_slim.nets.
@@ -59,15 +61,21 @@ def _stack_blocks(module, utils):
   return build
 
 
+@functools.lru_cache(maxsize=None)
+def _oracle_stack_blocks(is_training):
+  collected, _ = _collected(
+      _stack_blocks(oracle_resnet_v1, oracle_resnet_utils),
+      oracle_resnet_v1.resnet_arg_scope, lambda: _outer_scope('slim'),
+      is_training)
+  return collected
+
+
 @pytest.mark.parametrize('is_training', [False, True])
 @pytest.mark.parametrize('style', lib.STYLES)
 def test_stack_blocks_dense_collects_every_conv(style, is_training):
   """Inference folds batch norms into some convs (the linear ones of block1
   at this size); they are collected like the others."""
-  expected, _ = _collected(
-      _stack_blocks(oracle_resnet_v1, oracle_resnet_utils),
-      oracle_resnet_v1.resnet_arg_scope, lambda: _outer_scope('slim'),
-      is_training)
+  expected = _oracle_stack_blocks(is_training)
   assert 'net/block1/unit_1/bottleneck_v1/shortcut' in expected
   assert 'net/block2/unit_2/bottleneck_v1/conv3' in expected
   assert len(expected) == 4 * 3 + 2  # 4 units x 3 convs, 2 shortcuts.
@@ -86,13 +94,18 @@ def _whole_network(module):
   return build
 
 
+@functools.lru_cache(maxsize=None)
+def _oracle_whole_network():
+  return _collected(
+      _whole_network(oracle_resnet_v1), oracle_resnet_v1.resnet_arg_scope,
+      lambda: _outer_scope('slim'), False)
+
+
 @pytest.mark.parametrize('style', lib.STYLES)
 def test_builder_under_an_outer_scope_collects_as_slim(style):
   """The builder's own arg_scope wins inside it, in Slim as in ours: the
   outer collection gets what Slim's gets, the end points are Slim's."""
-  expected, expected_end_points = _collected(
-      _whole_network(oracle_resnet_v1), oracle_resnet_v1.resnet_arg_scope,
-      lambda: _outer_scope('slim'), False)
+  expected, expected_end_points = _oracle_whole_network()
   got, end_points = _collected(
       _whole_network(resnet_v1),
       lambda: resnet_v1.resnet_arg_scope(style=style),

@@ -233,7 +233,7 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
   conv_args = dict(stride=stride, padding=padding, rate=rate, groups=groups)
   weights_shape = (list(kernel_size) if isinstance(kernel_size, (list, tuple))
                    else [kernel_size] * 2) + [
-                       inputs.shape[-1] // groups, num_outputs]
+                       inputs.shape.as_list()[-1] // groups, num_outputs]
   if (normalizer_fn and fold_batch_norm and _in_graph() and
       _folds(inputs, weights_shape, activation_fn, conv_args)):
     outputs = _folded_conv(name, make_conv, inputs, conv_args)

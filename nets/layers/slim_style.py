@@ -23,14 +23,14 @@ from runtime.tf_compat import slim, tf
 
 _UNSET = object()
 
-# slim.batch_norm arguments the folded conv honours; any other one set to a
-# value other than its default (renorm, batch_weights, a data_format of
-# NCHW, ...) leaves the batch norm to slim.batch_norm.
+# slim.batch_norm arguments the folded conv honours (decay, fused and
+# updates_collections do not matter in inference); any other one set to a
+# value other than its default (renorm, batch_weights, activation_fn,
+# outputs_collections, ...) leaves the batch norm to slim.batch_norm.
 _FOLDABLE_BATCH_NORM_ARGUMENTS = frozenset([
     'decay', 'center', 'scale', 'epsilon', 'param_initializers',
     'param_regularizers', 'variables_collections', 'trainable', 'reuse',
-    'scope', 'is_training', 'fused', 'updates_collections',
-    'outputs_collections'])
+    'scope', 'is_training', 'fused', 'updates_collections'])
 
 
 def arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon,
