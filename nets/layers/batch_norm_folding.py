@@ -101,10 +101,9 @@ def folded_scale_and_bias(gamma, beta, moving_mean, moving_variance, epsilon):
   scale = tf.math.rsqrt(moving_variance + epsilon)
   if gamma is not None:
     scale = gamma * scale
-  bias = -moving_mean * scale
-  if beta is not None:
-    bias = beta + bias
-  return scale, bias
+  if beta is None:
+    return scale, -moving_mean * scale
+  return scale, beta - moving_mean * scale
 
 
 def folded_convolution(inputs, weights, gamma, beta, moving_mean,
