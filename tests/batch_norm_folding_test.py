@@ -163,6 +163,7 @@ def test_worth_folding_weighs_output_against_weights():
                                             padding='SAME')  # 96 vs 108.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('batch,folded', [(32, 20), (1, 14), (None, 14)])
 def test_resnet_v1_50_folds_the_linear_batch_norms_that_pay(batch, folded):
   """The 20 linear conv + BN of ResNet-50 (16 conv3, 4 shortcuts) feed the
