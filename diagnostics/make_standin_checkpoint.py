@@ -59,14 +59,14 @@ def _check_flags():
 
 if __name__ == '__main__':
   # A bad flag is reported before TensorFlow loads (the imports below).
-  from evaluation import script_util  # pylint: disable=g-import-not-at-top
+  from runtime import script_util  # pylint: disable=g-import-not-at-top
   script_util.check_flags_early(define_flags, _check_flags)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
 
-from nets import warm_start_distance
-from nets.tf_compat import tf
+from diagnostics import warm_start_distance
+from runtime.tf_compat import tf
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 
@@ -99,7 +99,7 @@ def write_standin(model_name, output, num_classes=1000, image_size=64,
 
 
 def main(argv):
-  from evaluation import script_util  # pylint: disable=g-import-not-at-top
+  from runtime import script_util  # pylint: disable=g-import-not-at-top
   f = flags.FLAGS
 
   def write():

@@ -37,9 +37,9 @@ from typing import Optional
 from absl import logging
 
 from datasets import dataset_factory
-from evaluation import model_builder
+from modeling import model_builder
 from evaluation import restoring
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 v1 = tf.compat.v1
 

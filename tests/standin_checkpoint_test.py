@@ -11,9 +11,9 @@ import sys
 
 import numpy as np
 
-from nets.tf_compat import slim, tf  # The shim, before tf_slim.nets.
+from runtime.tf_compat import slim, tf  # The shim, before tf_slim.nets.
 from diagnostics import make_standin_checkpoint
-from nets import inspect_checkpoint
+from diagnostics import inspect_checkpoint
 from tests import train_testlib
 from tf_slim.nets import resnet_v1 as oracle_resnet_v1  # Test oracle only.
 
