@@ -177,7 +177,7 @@ def test_readme_blocks_run_as_written(tmp_path):
 
   # What the blocks print.
   accuracies = [float(a) for a in re.findall(
-      r'^step \d+: accuracy ([\d.]+) recall@5 [\d.]+ loss [\d.]+ on 360 '
+      r'^(?:step \d+: )?accuracy ([\d.]+) recall@5 [\d.]+ loss [\d.]+ on 360 '
       r'examples of digits/test', output, re.M)]
   assert len(accuracies) == 3, output[-6000:]
   assert all(0.0 <= a <= 1.0 for a in accuracies)
