@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from runtime.tf_compat import slim, tf  # The shim, before tf_slim.nets.
 from diagnostics import make_standin_checkpoint
@@ -30,6 +31,7 @@ def _tf_slim_resnet_v1_50_shapes():
     return {v.op.name: v.shape.as_list() for v in v1.global_variables()}
 
 
+@pytest.mark.slow  # the CLI in a subprocess, a full-size network
 def test_cli_writes_slims_resnet_v1_50_layout(tmp_path):
   output = tmp_path / 'slim' / 'resnet_v1_50.ckpt'
   run = subprocess.run(
@@ -78,6 +80,7 @@ def test_library_writes_other_networks_and_class_counts(tmp_path):
       'se_resnet_v1_14', 10)
 
 
+@pytest.mark.slow  # the CLI in subprocesses
 def test_bad_flags_exit_2_with_one_line_before_tensorflow(tmp_path):
   for args, message in (
       (['--model_name=resnet_v1_51', '--output=%s' % (tmp_path / 'x')],
