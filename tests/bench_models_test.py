@@ -15,6 +15,8 @@ import pytest
 from benchmarks import flops
 from runtime.tf_compat import tf, v1
 
+pytestmark = pytest.mark.slow  # runs the benchmark in subprocesses
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUNDS = 2
 MATMUL = 128
