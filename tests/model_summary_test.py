@@ -58,6 +58,7 @@ def _caffe_bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
     return tf.nn.relu(shortcut + residual)
 
 
+@pytest.mark.slow
 def test_paper_arrangement_of_resnet_v1_50():
   """The papers' 3.86 GFLOPs is the Caffe ResNet-50: each block's FIRST unit
   strides (blocks 2-4), on its first 1x1 conv. Same parameters, and our

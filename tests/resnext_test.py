@@ -199,8 +199,8 @@ def test_variables_of_se_resnext_50():
 @pytest.mark.parametrize('name,params,gflops', [
     ('se_resnext_50_32x4d', 27559896, 4.23),
     ('resnext_50_32x4d', 25028904, 4.23),
-    ('se_resnext_101_32x4d', 48955416, 7.97),
-    ('resnext_101_32x4d', 44177704, 7.97),
+    pytest.param('se_resnext_101_32x4d', 48955416, 7.97, marks=pytest.mark.slow),
+    pytest.param('resnext_101_32x4d', 44177704, 7.97, marks=pytest.mark.slow),
 ])
 def test_parameter_counts(name, params, gflops):
   """torchvision's / timm's / pretrainedmodels' counts at 1000 classes;

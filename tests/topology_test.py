@@ -249,6 +249,7 @@ def test_factory_checks_the_topology():
   assert nets_factory.default_topology('simple_cnn') is None
 
 
+@pytest.mark.slow
 def test_caffe_se_resnet_50_has_the_papers_multiply_adds():
   """The papers count the Caffe arrangement: 3.86 GFLOPs (multiply-adds)
   for ResNet-50, and SE's fully connected layers add 0.0025 G. Slim's
