@@ -15,6 +15,7 @@ import pytest
 from runtime.tf_compat import slim, tf  # The shim, before tf_slim.nets.
 from diagnostics import make_standin_checkpoint
 from diagnostics import inspect_checkpoint
+from nets import nets_factory
 from tests import train_testlib
 from tf_slim.nets import resnet_v1 as oracle_resnet_v1  # Test oracle only.
 
@@ -76,7 +77,7 @@ def test_library_writes_other_networks_and_class_counts(tmp_path):
   shapes = dict(tf.train.list_variables(prefix))
   assert count == len(shapes)
   assert shapes['se_resnet_v1_14/logits/weights'] == [1, 1, 2048, 10]
-  assert shapes == inspect_checkpoint.model_variable_shapes(
+  assert shapes == nets_factory.variable_shapes(
       'se_resnet_v1_14', 10)
 
 
