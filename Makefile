@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: venv test demo summary bazel-test bench clean
+.PHONY: venv test test-quick demo summary bazel-test bench clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,11 @@ test: venv
 	$(PY) -m pytest -q tests
 	TF_ENABLE_ONEDNN_OPTS=$$($(PY) -c 'from nets.layers import batch_norm_folding as b; print(int(not b.onednn_enabled()))' 2>/dev/null) \
 		$(PY) -m pytest -q $(ONEDNN_TESTS)
+
+# The edit-test loop: unit tests only (no subprocesses, no multi-process
+# training, no full-size networks); `make test` runs everything.
+test-quick: venv
+	$(PY) -m pytest -q -m 'not slow' tests
 
 # The README's main job: on a fresh machine, convert the embedded digits
 # dataset, train a small SE-ResNet on 2 CPU cores, evaluate it on the test
@@ -53,7 +58,7 @@ demo: venv
 		--checkpoint_path=$(DEMO_DIR)/train --eval_dir=$(DEMO_DIR)/eval
 
 summary: venv
-	$(PY) -m nets.model_summary --model_name=se_resnet_v1_50
+	$(PY) -m diagnostics.model_summary --model_name=se_resnet_v1_50
 
 # Bazel (Debian's bazel-bootstrap, installed on first use): bazel test //...
 bazel-test: venv

@@ -31,7 +31,7 @@ import time
 from absl import app
 from absl import flags
 
-from evaluation import script_util
+from runtime import script_util
 from torch_checkpoints import reader
 from torch_checkpoints.errors import ConversionError
 

@@ -29,7 +29,7 @@ from absl import logging
 
 from datasets import converters
 from datasets import errors
-from evaluation import script_util
+from runtime import script_util
 
 FLAGS = flags.FLAGS
 

@@ -26,8 +26,8 @@ from absl import flags
 from absl import logging
 
 from datasets import dataset_factory
-from evaluation import model_flags
-from evaluation import script_util
+from modeling import model_flags
+from runtime import script_util
 
 FLAGS = flags.FLAGS
 
@@ -138,7 +138,7 @@ def _run():
   # pylint: disable=g-import-not-at-top
   from datasets import record_scan
   from evaluation import evaluator
-  from nets.tf_compat import tf
+  from runtime.tf_compat import tf
   # pylint: enable=g-import-not-at-top
   config = eval_config_from_flags()
   try:

@@ -30,8 +30,8 @@ from absl import flags
 from absl import logging
 
 from datasets import dataset_factory
-from evaluation import model_flags
-from evaluation import script_util
+from modeling import model_flags
+from runtime import script_util
 
 FLAGS = flags.FLAGS
 

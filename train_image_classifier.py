@@ -49,8 +49,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from evaluation import model_flags
-from evaluation import script_util
+from modeling import model_flags
+from runtime import script_util
 from training import config as config_lib
 from training import errors
 from training import flags as train_flags
@@ -67,7 +67,7 @@ def _train(config):
   """Trains; returns (plan, result). TensorFlow loads here."""
   # pylint: disable=g-import-not-at-top
   from datasets import record_scan
-  from nets.tf_compat import tf, v1
+  from runtime.tf_compat import tf, v1
   from training import distributed
   from training import hooks
   from training import shutdown
@@ -123,7 +123,7 @@ def main(argv):
     return _fail(e, 2)
   # pylint: disable=g-import-not-at-top
   from datasets import errors as dataset_errors
-  from nets import checkpoints
+  from checkpointing import checkpoints
   # pylint: enable=g-import-not-at-top
   try:
     plan, result = _train(config)

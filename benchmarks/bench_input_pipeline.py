@@ -31,8 +31,8 @@ from datasets import dataset_factory
 from datasets import download_and_convert_digits
 from datasets import download_and_convert_flowers
 from datasets import pipeline
-from datasets import upstream_fakes
-from nets.tf_compat import tf, v1
+from tests import upstream_fakes
+from runtime.tf_compat import tf, v1
 from preprocessing import preprocessing_factory
 
 FLAGS = flags.FLAGS

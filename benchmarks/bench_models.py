@@ -32,8 +32,8 @@ from absl import flags
 from benchmarks import model_bench
 from benchmarks import model_variants
 from benchmarks import process_env
-from nets import session_config
-from nets.tf_compat import v1
+from runtime import session_config
+from runtime.tf_compat import v1
 
 FLAGS = flags.FLAGS
 
@@ -73,9 +73,9 @@ flags.DEFINE_float('min_round_seconds', 1.0,
 flags.DEFINE_integer('warmup_steps', 2, 'Untimed steps per variant first.')
 flags.DEFINE_integer('intra_op_threads', 0,
                      'Session intra-op threads; 0 = the CPUs this process may '
-                     'use (nets.session_config).')
+                     'use (runtime.session_config).')
 flags.DEFINE_integer('inter_op_threads', 0,
-                     'Session inter-op threads; 0 = 1 (nets.session_config).')
+                     'Session inter-op threads; 0 = 1 (runtime.session_config).')
 flags.DEFINE_integer('num_classes', 1000, 'Logits size.')
 flags.DEFINE_float('weight_decay', 0.0,
                    'L2 for ours and tf_slim (Keras applications have none, so '

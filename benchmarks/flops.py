@@ -1,10 +1,10 @@
 """Multiply-adds of the ops a session run executes, for the benchmark.
 
 One counter, one convention: every op is costed by
-`nets.model_summary.op_multiply_adds` (the SENet / ResNet papers'
+`diagnostics.model_summary.op_multiply_adds` (the SENet / ResNet papers'
 multiply-adds of convolutions and fully connected layers), so the benchmark
 counts ours, `tf_slim.nets` and `tf_keras.applications` by the rule that
-`python -m nets.model_summary` prints. What this module adds is the scope of
+`python -m diagnostics.model_summary` prints. What this module adds is the scope of
 the count: the ops one `session.run` of given fetches executes (a training
 step's backward convolutions included), not the ops under one model scope.
 Every counted op needs static shapes, so build with a fixed batch size.
@@ -17,7 +17,7 @@ Example:
 """
 import collections
 
-from nets import model_summary
+from diagnostics import model_summary
 
 MultiplyAdds = collections.namedtuple('MultiplyAdds', ['total', 'by_op_type'])
 

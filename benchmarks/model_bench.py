@@ -41,8 +41,8 @@ import time
 from benchmarks import model_variants
 from benchmarks import timing
 from benchmarks import torch_peer
-from nets import session_config
-from nets.tf_compat import tf, tf_keras
+from runtime import session_config
+from runtime.tf_compat import tf, tf_keras
 
 PROBE_MODULE = 'benchmarks.bench_models'
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,7 +102,7 @@ class BenchSettings(collections.namedtuple('BenchSettings',
   rounds: interleaved rounds per phase.
   min_round_seconds: each variant's share of a round lasts at least this.
   warmup_steps: untimed steps per variant first.
-  intra_op_threads, inter_op_threads: 0 = `nets.session_config` defaults.
+  intra_op_threads, inter_op_threads: 0 = `runtime.session_config` defaults.
   num_classes: logits size.
   weight_decay: L2 for ours and tf_slim's (Keras applications have none).
   matmul_size: n of the n^3 ceiling matmul.
@@ -113,7 +113,7 @@ class BenchSettings(collections.namedtuple('BenchSettings',
   disable_v2_behavior: whether the process runs with TF1 behaviour, as the
     training scripts do (the script applies it; recorded here and passed on
     to the memory probes).
-  cpu_allocator: 'bfc' or 'system' (`nets.session_config.use_cpu_allocator`;
+  cpu_allocator: 'bfc' or 'system' (`runtime.session_config.use_cpu_allocator`;
     the script applies it before any session, recorded here and passed on).
   onednn: whether TensorFlow runs oneDNN ops in this process (decided at
     import, see `benchmarks.process_env`; recorded here).

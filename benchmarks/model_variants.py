@@ -36,7 +36,7 @@ import numpy as np
 from benchmarks import flops
 from nets import nets_factory
 from nets import resnet_v1
-from nets.tf_compat import slim, tf, tf_keras, v1
+from runtime.tf_compat import slim, tf, tf_keras, v1
 
 MODES = ('forward', 'train')
 

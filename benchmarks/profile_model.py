@@ -20,8 +20,8 @@ from absl import flags
 
 from benchmarks import model_variants
 from benchmarks import process_env
-from nets import session_config
-from nets.tf_compat import v1
+from runtime import session_config
+from runtime.tf_compat import v1
 
 FLAGS = flags.FLAGS
 

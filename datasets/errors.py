@@ -11,12 +11,6 @@ message instead of a stack trace:
 """
 import pickle
 
-# Lines of a TensorFlow error message that are not the error itself: the
-# session's preamble, node names and the Python stack of the failing op.
-OP_ERROR_NOISE = ('Graph execution error', '[[', 'Detected at node',
-                  'File "', 'Node:', 'defined at')
-
-
 class DatasetError(ValueError):
   """The data on disk is missing, empty or cannot be read."""
 
@@ -35,20 +29,3 @@ def setup_hint(dataset, prefix='make it with: '):
     return "build it with Slim's ImageNet scripts (see datasets/imagenet.py)"
   return ('%spython download_and_convert_data.py --dataset_name=%s '
           '--dataset_dir=%s' % (prefix, dataset.name, dataset.dataset_dir))
-
-
-def message_lines(error):
-  """The lines of an error's message that say what went wrong.
-
-  A TensorFlow `OpError`'s message also carries "Graph execution error:",
-  node names and the stack that created the op; those lines are dropped.
-
-  Example:
-    ' '.join(message_lines(e))   # 'Invalid PNG. Failed to initialize ...'
-  """
-  message = getattr(error, 'message', None)
-  if not isinstance(message, str):
-    message = str(error)
-  lines = [line.strip() for line in message.splitlines() if line.strip()]
-  kept = [line for line in lines if not line.startswith(OP_ERROR_NOISE)]
-  return kept or lines or [type(error).__name__]

@@ -17,7 +17,7 @@ pipeline can name a bad file before training starts.
     image, label = decoder.decode(serialized)   # uint8 [32, 32, 3], int64 []
 """
 from datasets import image_codec
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 ENCODED_KEY = 'image/encoded'
 FORMAT_KEY = 'image/format'

@@ -47,7 +47,7 @@ from absl import logging
 from datasets import errors
 from datasets import record_scan
 from datasets import tfrecord_io
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 
 AUTOTUNE = tf.data.AUTOTUNE
 

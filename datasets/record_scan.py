@@ -23,7 +23,8 @@ import itertools
 from absl import logging
 
 from datasets import errors
-from nets.tf_compat import tf, v1
+from runtime import script_util
+from runtime.tf_compat import tf, v1
 
 BadRecord = collections.namedtuple('BadRecord', ['path', 'index', 'reason'])
 BadRecord.__doc__ = """One bad record: its file, its 0-based index, why."""
@@ -48,7 +49,7 @@ _DECODE_BATCH = 256
 def error_line(error):
   """The first line of an error that says what went wrong (no node names,
   no stack of the op), e.g. 'Invalid PNG. Failed to initialize decoder.'."""
-  return errors.message_lines(error)[0]
+  return script_util.message_lines(error)[0]
 
 
 _message = error_line

@@ -13,7 +13,7 @@ the final name.
 import os
 
 from datasets import errors
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 
 
 def int64_feature(values):

@@ -53,7 +53,7 @@ class ClusterConfig:
 
   def cluster_spec(self):
     # Imported here: the trainer checks its cluster flags before TF loads.
-    from nets.tf_compat import tf  # pylint: disable=g-import-not-at-top
+    from runtime.tf_compat import tf  # pylint: disable=g-import-not-at-top
     return tf.train.ClusterSpec(self.jobs)
 
   def worker_device(self):

@@ -21,7 +21,7 @@ Example:
 import collections
 import dataclasses
 
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 v1 = tf.compat.v1
 

@@ -23,7 +23,7 @@ Example:
                                     optimizer_wrapper=sync.wrap)
     hooks = sync.hooks(is_chief)
 """
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 
 
 class SyncReplicas:

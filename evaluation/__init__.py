@@ -1,6 +1,7 @@
-"""Evaluation, export and the model-building step shared with training.
+"""Evaluation and export of trained networks.
 
-    from evaluation import model_builder, evaluator, export
+    from evaluation import evaluator, export
+    from modeling import model_builder
     config = model_builder.ModelConfig('se_resnet_v1_50', layer_style='raw')
     result = evaluator.evaluate_once(evaluator.EvalConfig(
         checkpoint_path='/tmp/train', eval_dir='/tmp/eval',

@@ -34,11 +34,11 @@ import numpy as np
 
 from datasets import dataset_factory
 from evaluation import confusion
-from evaluation import model_builder
+from modeling import model_builder
 from evaluation import restoring
-from nets import checkpoints
-from nets import session_config as session_config_lib
-from nets.tf_compat import tf
+from checkpointing import checkpoints
+from runtime import session_config as session_config_lib
+from runtime.tf_compat import tf
 
 v1 = tf.compat.v1
 
@@ -82,7 +82,7 @@ class EvalConfig:
       autotune).
     master: TensorFlow session target ('' = in process).
     intra_op_parallelism_threads: threads inside one op (None or 0: the
-      CPUs this process may use, `nets.session_config`).
+      CPUs this process may use, `runtime.session_config`).
     inter_op_parallelism_threads: ops run concurrently (None or 0: 1;
       TensorFlow's own default, one per core, halved ResNet-50 throughput on
       2 cores).

@@ -37,10 +37,10 @@ from typing import Optional
 from absl import logging
 
 from datasets import dataset_factory
-from evaluation import model_builder
+from modeling import model_builder
 from evaluation import restoring
 from nets import layers
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 v1 = tf.compat.v1
 

@@ -13,7 +13,7 @@ graph runs in either mode.
 import numpy as np
 
 from evaluation import export
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 v1 = tf.compat.v1
 

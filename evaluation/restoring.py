@@ -1,6 +1,6 @@
 """Restoring a trained checkpoint for inference (evaluation and export).
 
-On top of `nets.checkpoints` (shape checks, Slim names for every style) this
+On top of `checkpointing.checkpoints` (shape checks, Slim names for every style) this
 adds what inference needs: a one-line error when the checkpoint belongs to
 another network, the moving-average (EMA) shadow variables in place of the raw
 weights, and the checkpoint's global step.
@@ -20,9 +20,9 @@ for keras variables `<keras name>/ExponentialMovingAverage` is accepted too).
 import dataclasses
 from typing import Optional
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import nets_factory
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 v1 = tf.compat.v1
 

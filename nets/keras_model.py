@@ -10,7 +10,7 @@ ones, `model.predict` uses the moving ones.
 
 Variables are named like the graph styles' (`<scope>/kernel`, `<scope>/bias`,
 `<scope>/BatchNorm/gamma`, ...), i.e. Slim's names up to
-`nets.checkpoints.keras_to_slim_name`, so Slim checkpoints load by name with
+`checkpointing.checkpoints.keras_to_slim_name`, so Slim checkpoints load by name with
 the same checks and report as in graph mode.
 
 A tf_keras limitation to know: building Keras layers inside a
@@ -29,9 +29,9 @@ Example:
 """
 import contextlib
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets.layers import keras_style
-from nets.tf_compat import tf, tf_keras
+from runtime.tf_compat import tf, tf_keras
 
 v1 = tf.compat.v1
 
@@ -97,7 +97,7 @@ def build_model(network_fn, input_shape, batch_size=None, name=None):
 def load_slim_checkpoint(model, checkpoint_path, **plan_kwargs):
   """Assigns a Slim-named checkpoint to a model's weights, checking first.
 
-  Names map by `nets.checkpoints.keras_to_slim_name`; nothing is assigned
+  Names map by `checkpointing.checkpoints.keras_to_slim_name`; nothing is assigned
   unless every weight is found with its shape (or is excluded / fresh as the
   keywords say).
 
@@ -112,12 +112,12 @@ def load_slim_checkpoint(model, checkpoint_path, **plan_kwargs):
   Args:
     model: a model from `build_model` / `nets_factory.get_keras_model`.
     checkpoint_path: a checkpoint prefix or a directory.
-    **plan_kwargs: those of `nets.checkpoints.plan_restore`
+    **plan_kwargs: those of `checkpointing.checkpoints.plan_restore`
       (checkpoint_model_scope, model_scope, exclude_scopes,
       ignore_missing_vars, fresh_scopes).
 
   Returns:
-    The `nets.checkpoints.RestoreReport`.
+    The `checkpointing.checkpoints.RestoreReport`.
 
   Raises:
     checkpoints.CheckpointMismatchError: missing variables, shape or dtype
@@ -144,7 +144,7 @@ def save_slim_checkpoint(model, checkpoint_prefix):
   """Writes the model's weights under their Slim names (eager mode).
 
   The result reads in every style and in Slim itself, e.g. with
-  `nets.checkpoints.restore` or `load_slim_checkpoint`.
+  `checkpointing.checkpoints.restore` or `load_slim_checkpoint`.
 
   Example:
 

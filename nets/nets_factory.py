@@ -22,7 +22,7 @@ from nets import resnet_v1
 from nets import resnext
 from nets import simple_cnn
 from nets import topology as topology_lib
-from nets.tf_compat import slim
+from runtime.tf_compat import slim
 
 # Options of the arg scope (not of the builder) that users may set by name.
 ARG_SCOPE_OPTIONS = ('batch_norm_decay', 'batch_norm_epsilon',
@@ -124,7 +124,7 @@ def get_keras_model(name, num_classes, input_shape=(224, 224, 3),
   The same network code as `get_network_fn(..., style='keras')`, called on a
   `tf_keras.Input`; batch norm follows Keras' `training` argument, so `fit`
   trains it and `predict` runs it in inference mode. Variable names are the
-  Slim ones up to `nets.checkpoints.keras_to_slim_name`; see
+  Slim ones up to `checkpointing.checkpoints.keras_to_slim_name`; see
   `nets.keras_model.load_slim_checkpoint`.
 
   Example:

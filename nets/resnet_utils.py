@@ -15,7 +15,7 @@ import collections
 
 from nets import layers
 from nets import topology
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 
 class Block(collections.namedtuple('Block', ['scope', 'unit_fn', 'args'])):

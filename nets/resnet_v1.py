@@ -28,7 +28,7 @@ import collections
 from nets import layers
 from nets import resnet_utils
 from nets import topology as topology_lib
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 v1 = tf.compat.v1
 

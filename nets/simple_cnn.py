@@ -9,7 +9,7 @@ Example:
       logits, end_points = simple_cnn.simple_cnn(images, num_classes=10)
 """
 from nets import layers
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 v1 = tf.compat.v1
 

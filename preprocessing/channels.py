@@ -2,7 +2,7 @@
 
     image = to_channels(gray_image, 3)   # [H, W, 1] -> [H, W, 3]
 """
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 
 def static_channels(image):

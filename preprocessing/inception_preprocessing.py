@@ -10,7 +10,7 @@ in [-1, 1].
 
     image = preprocess_image(image, 299, 299, is_training=True)
 """
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from preprocessing import channels
 
 CENTRAL_FRACTION = 0.875

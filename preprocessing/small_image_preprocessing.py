@@ -9,7 +9,7 @@ Output values are in [-1, 1]. Evaluation is deterministic.
 
     image = preprocess_image(digit_uint8_8x8x1, 32, 32)   # [32, 32, 3]
 """
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 from preprocessing import channels as channel_ops
 
 MAX_SHIFT_FRACTION = 0.125

@@ -19,7 +19,7 @@ The values come from a converted checkpoint's sidecar (see
 """
 import math
 
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 from preprocessing import channels
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

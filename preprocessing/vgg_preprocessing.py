@@ -13,7 +13,7 @@ turns the output into one channel minus the luma of the means.
 
     image = preprocess_image(jpeg_decoded_uint8, 224, 224, is_training=True)
 """
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from preprocessing import channels
 
 R_MEAN = 123.68

@@ -112,18 +112,18 @@ def test_bad_flags_exit_2_before_tensorflow_is_imported(tmp_path):
 
 def test_the_nets_command_lines_exit_2_before_tensorflow_is_imported():
   cases = {
-      'summary enum': (['-m', 'nets.model_summary', '--style=bogus'],
+      'summary enum': (['-m', 'diagnostics.model_summary', '--style=bogus'],
                        'flag --style=bogus'),
-      'summary model': (['-m', 'nets.model_summary',
+      'summary model': (['-m', 'diagnostics.model_summary',
                          '--model_name=resnet_v1_7'],
                         "unknown network name 'resnet_v1_7'"),
-      'distance plain': (['-m', 'nets.warm_start_distance',
+      'distance plain': (['-m', 'diagnostics.warm_start_distance',
                           '--model_name=resnet_v1_50'],
                          '--model_name=resnet_v1_50 is not an SE network'),
-      'inspect enum': (['-m', 'nets.inspect_checkpoint',
+      'inspect enum': (['-m', 'diagnostics.inspect_checkpoint',
                         '--checkpoint_path=x', '--layer_style=bogus'],
                        'flag --layer_style=bogus'),
-      'inspect required': (['-m', 'nets.inspect_checkpoint'],
+      'inspect required': (['-m', 'diagnostics.inspect_checkpoint'],
                            'flag --checkpoint_path=None'),
   }
   _assert_exit_2_before_tensorflow(cases)

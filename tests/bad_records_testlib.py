@@ -7,7 +7,7 @@ import os
 
 from datasets import dataset_files
 from datasets import tfrecord_io
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 TRAIN_RECORDS = 64
 TEST_RECORDS = 40

@@ -10,10 +10,10 @@ TF's grappler then fuses the residual addition and ReLU into the conv.
 import numpy as np
 import pytest
 
-from nets import model_summary
+from diagnostics import model_summary
 from nets import nets_factory
 from nets.layers import batch_norm_folding
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from tests import se_testlib
 
 BATCH_NORM_TYPES = ('FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3')

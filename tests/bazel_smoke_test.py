@@ -1,7 +1,7 @@
 """Smoke test for the Bazel py_test setup: the shim imports and a tiny graph runs."""
 import numpy as np
 
-from nets.tf_compat import slim, tf, v1
+from runtime.tf_compat import slim, tf, v1
 
 
 def test_graph_mode_matmul_computes_the_right_value():

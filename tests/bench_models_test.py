@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from benchmarks import flops
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUNDS = 2
@@ -252,8 +252,8 @@ def test_multiply_adds_counter_on_a_small_graph():
 
 
 def test_counts_agree_with_nets_model_summary(run):
-  """The benchmark's graph counter and nets.model_summary's, one convention."""
-  from nets import model_summary  # pylint: disable=g-import-not-at-top
+  """The benchmark's graph counter and diagnostics.model_summary's, one convention."""
+  from diagnostics import model_summary  # pylint: disable=g-import-not-at-top
   results, _ = run
   forward = results['phases'][0]['variants']
   for name in ('resnet_v1_14', 'se_resnet_v1_14'):

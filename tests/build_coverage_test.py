@@ -179,12 +179,12 @@ def _coverage():
 
 def test_glob_matching_follows_bazel():
   assert _glob_match('*/**/*.py', 'nets/layers/raw.py')
-  assert _glob_match('*/**/*.py', 'nets/tf_compat.py')
+  assert _glob_match('*/**/*.py', 'runtime/tf_compat.py')
   assert not _glob_match('*/**/*.py', 'train_image_classifier.py')
   assert _glob_match('tests/**/*_test.py', 'tests/bazel_smoke_test.py')
   assert not _glob_match('tests/**/*_test.py', 'tests/helpers.py')
   assert _glob_match('*.py', 'train_image_classifier.py')
-  assert not _glob_match('*.py', 'nets/tf_compat.py')
+  assert not _glob_match('*.py', 'runtime/tf_compat.py')
 
 
 def test_every_python_file_is_in_a_bazel_target():

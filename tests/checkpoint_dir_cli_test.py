@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 

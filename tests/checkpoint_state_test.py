@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from nets import checkpoints
-from nets.tf_compat import tf, v1
+from checkpointing import checkpoints
+from runtime.tf_compat import tf, v1
 from training import config as config_lib
 from training import errors
 from training import loop

@@ -75,7 +75,7 @@ def test_failed_download_leaves_no_new_directory(tmp_path):
 
 def test_the_mnist_hint_works_as_written(tmp_path):
   """The directory of the four files, passed as the hint says, converts."""
-  from datasets import upstream_fakes  # pylint: disable=g-import-not-at-top
+  from tests import upstream_fakes  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   source = tmp_path / 'mnist_gz'
   upstream_fakes.write_mnist_files(source, np.zeros([2, 28, 28], np.uint8),

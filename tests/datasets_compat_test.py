@@ -13,7 +13,7 @@ from PIL import Image
 
 from datasets import dataset_factory
 from datasets import pipeline
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 
 
 def _png(array):

@@ -19,8 +19,8 @@ from datasets import download_and_convert_mnist
 from datasets import errors
 from datasets import pipeline
 from datasets import tfrecord_io
-from datasets import upstream_fakes
-from nets.tf_compat import tf, v1
+from tests import upstream_fakes
+from runtime.tf_compat import tf, v1
 
 
 def read_split(dataset, batch_size=7):

@@ -7,7 +7,7 @@ from datasets import errors
 from datasets import image_codec
 from datasets import pipeline
 from datasets import tfrecord_io
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from preprocessing import preprocessing_factory
 
 NUM_EXAMPLES = 23

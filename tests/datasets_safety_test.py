@@ -13,7 +13,7 @@ from datasets import download_and_convert_flowers
 from datasets import errors
 from datasets import safe_archive
 from datasets import safe_pickle
-from datasets import upstream_fakes
+from tests import upstream_fakes
 
 
 def _tar(path, members):

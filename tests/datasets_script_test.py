@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from datasets import upstream_fakes
+from tests import upstream_fakes
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / 'download_and_convert_data.py'

@@ -5,7 +5,7 @@ import pytest
 from deployment import cluster
 from deployment import model_deploy
 from nets import nets_factory
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 
 BATCH, SIZE, CLASSES = 4, 16, 5
 

@@ -17,7 +17,7 @@ from datasets import dataset_factory
 from evaluation import confusion
 from evaluation import evaluator
 from evaluation import restoring
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from tests import eval_testlib as tl
 
 

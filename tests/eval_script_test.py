@@ -15,7 +15,7 @@ import time
 import pytest
 
 from evaluation import evaluator
-from evaluation import script_util
+from runtime import script_util
 from tests import eval_testlib as tl
 
 LOOP_TIMEOUT_SECS = 6

@@ -15,10 +15,10 @@ import numpy as np
 from datasets import dataset_factory
 from datasets import download_and_convert_digits
 from datasets import pipeline
-from evaluation import model_builder
+from modeling import model_builder
 from evaluation import restoring
-from nets import checkpoints
-from nets.tf_compat import tf, v1
+from checkpointing import checkpoints
+from runtime.tf_compat import tf, v1
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

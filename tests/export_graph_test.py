@@ -14,7 +14,7 @@ import pytest
 from datasets import dataset_factory
 from evaluation import export
 from evaluation import exported_model
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from tests import eval_testlib as tl
 from tests import export_testlib
 

@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def write_encoded_images(tfrecord_path, count, directory):
   """Writes the first `count` `image/encoded` files of a TFRecord; returns
   their paths (the same examples the pipeline reads first)."""
-  from nets.tf_compat import tf  # pylint: disable=g-import-not-at-top
+  from runtime.tf_compat import tf  # pylint: disable=g-import-not-at-top
   paths = []
   for i, record in enumerate(tfrecord_io.iter_records(tfrecord_path,
                                                       limit=count)):
@@ -57,7 +57,7 @@ def run_in_eager_subprocess(spec, spec_path, timeout=300):
 
 def main(spec_path):
   from evaluation import exported_model  # pylint: disable=g-import-not-at-top
-  from nets.tf_compat import tf  # pylint: disable=g-import-not-at-top
+  from runtime.tf_compat import tf  # pylint: disable=g-import-not-at-top
   assert tf.executing_eagerly()
   with open(spec_path) as f:
     spec = json.load(f)

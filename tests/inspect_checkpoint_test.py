@@ -1,8 +1,8 @@
-"""nets.inspect_checkpoint: listing, diff against a model, scope guess, CLI."""
+"""diagnostics.inspect_checkpoint: listing, diff against a model, scope guess, CLI."""
 import numpy as np
 import pytest
 
-from nets import inspect_checkpoint as inspect
+from diagnostics import inspect_checkpoint as inspect
 from tests import eval_testlib as tl
 
 MODEL = tl.TINY_MODEL
@@ -89,7 +89,7 @@ def test_keras_style_model_diffs_clean_against_slim_names(damaged):
 def test_command_line(damaged, tmp_path):
   directory, _ = damaged
   (tmp_path / 'empty').mkdir()
-  module = ['-m', 'nets.inspect_checkpoint']
+  module = ['-m', 'diagnostics.inspect_checkpoint']
   runs = {
       'diff': tl.start_script(module + [
           '--checkpoint_path=' + directory, '--model_name=' + MODEL,

@@ -14,7 +14,7 @@ DROPPED = 'resnet_v1_14/block1/unit_1/bottleneck_v1/conv1/weights'
 
 def _inspect(*args):
   return subprocess.Popen(
-      [sys.executable, '-m', 'nets.inspect_checkpoint'] + list(args) + TINY,
+      [sys.executable, '-m', 'diagnostics.inspect_checkpoint'] + list(args) + TINY,
       cwd=train_testlib.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
       text=True)
 

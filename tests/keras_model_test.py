@@ -6,10 +6,10 @@ references are built inside `tf.Graph().as_default()`.
 import numpy as np
 import pytest
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import keras_model
 from nets import nets_factory
-from nets.tf_compat import tf, tf_keras
+from runtime.tf_compat import tf, tf_keras
 from tests import se_testlib
 
 v1 = tf.compat.v1

@@ -3,7 +3,7 @@ read after its own step, reaches the last step, even when other workers'
 updates land during that step (where StopAtStepHook runs on)."""
 from tensorflow.python.training import training_util  # pylint: disable=g-direct-tensorflow-import
 
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from training import hooks
 
 

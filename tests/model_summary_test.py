@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from nets import layers
-from nets import model_summary
+from diagnostics import model_summary
 from nets import resnet_utils
 from nets import resnet_v1
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 from tests import se_testlib
 
 v1 = tf.compat.v1
@@ -157,7 +157,7 @@ def test_unknown_shapes_and_scopes_are_clear_errors():
 
 def _run_cli(*args):
   return subprocess.run(
-      [sys.executable, '-m', 'nets.model_summary'] + list(args), cwd=ROOT,
+      [sys.executable, '-m', 'diagnostics.model_summary'] + list(args), cwd=ROOT,
       capture_output=True, text=True, timeout=300, check=False)
 
 

@@ -3,7 +3,7 @@ import inspect
 import subprocess
 import sys
 
-from evaluation import model_config
+from modeling import model_config
 from nets import layers
 from nets import names
 from nets import nets_factory
@@ -34,7 +34,8 @@ def test_preprocessing_names_map_to_their_functions():
 def test_flag_modules_import_without_tensorflow():
   code = ('import sys\n'
           'from training import flags, config\n'
-          'from evaluation import model_flags, script_util\n'
+          'from modeling import model_flags\n'
+          'from runtime import script_util\n'
           'from datasets import dataset_factory, converters\n'
           'config.TrainConfig(dataset_dir="d", train_dir="t", '
           'model_name="se_resnet_v1_14", dataset_name="digits").validate()\n'

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 from nets import layers
 from nets import nets_factory
 

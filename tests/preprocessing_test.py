@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from preprocessing import preprocessing_factory
 from preprocessing import vgg_preprocessing
 

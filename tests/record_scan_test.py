@@ -7,7 +7,7 @@ from datasets import dataset_factory
 from datasets import errors
 from datasets import pipeline
 from datasets import record_scan
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from tests import bad_records_testlib as bad_records
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 

@@ -14,9 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import nets_factory
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 from training import scopes

@@ -9,7 +9,7 @@ num_classes=None, spatial_squeeze, and `conv2d_same`.
 import numpy as np
 import pytest
 
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 from nets import layers
 from nets import resnet_utils
 from nets import resnet_v1

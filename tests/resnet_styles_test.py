@@ -13,8 +13,8 @@ import pathlib
 import numpy as np
 import pytest
 
-from nets.tf_compat import tf
-from nets import checkpoints
+from runtime.tf_compat import tf
+from checkpointing import checkpoints
 from nets import resnet_v1
 from tests import resnet_testlib as lib
 

@@ -6,10 +6,10 @@ helpers hold the pieces every such test needs.
 """
 import numpy as np
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import layers
 from nets import resnet_v1
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 v1 = tf.compat.v1
 

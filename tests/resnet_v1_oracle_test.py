@@ -17,8 +17,8 @@ from typing import Dict
 import numpy as np
 import pytest
 
-from nets.tf_compat import slim, tf  # The shim, before tf_slim.nets.
-from nets import checkpoints
+from runtime.tf_compat import slim, tf  # The shim, before tf_slim.nets.
+from checkpointing import checkpoints
 from nets import resnet_v1
 from tests import resnet_testlib as lib
 from tf_slim.nets import resnet_v1 as oracle_resnet_v1  # Test oracle only.

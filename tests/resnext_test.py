@@ -12,16 +12,16 @@ import sys
 import numpy as np
 import pytest
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import keras_model
 from nets import layers
-from nets import model_summary
+from diagnostics import model_summary
 from nets import nets_factory
 from nets import resnet_utils
 from nets import resnext
 from nets.layers import batch_norm_folding
 from nets.layers import grouped
-from nets.tf_compat import slim, tf, tf_keras
+from runtime.tf_compat import slim, tf, tf_keras
 from tests import se_testlib
 
 v1 = tf.compat.v1
@@ -276,7 +276,7 @@ def test_keras_model_of_a_resnext(tmp_path, name):
 
 def test_model_summary_command_line():
   result = subprocess.run(
-      [sys.executable, '-m', 'nets.model_summary',
+      [sys.executable, '-m', 'diagnostics.model_summary',
        '--model_name=se_resnext_50_32x4d', '--style=raw'],
       cwd=REPO, capture_output=True, text=True, check=True)
   assert 'Parameters: 27,559,896' in result.stdout

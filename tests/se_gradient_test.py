@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nets import layers
-from nets.tf_compat import slim, tf, v1
+from runtime.tf_compat import slim, tf, v1
 from tests import se_testlib
 
 NUM_CLASSES = 10

@@ -7,10 +7,10 @@ point there is the real network.
 import numpy as np
 import pytest
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import nets_factory
 from nets import resnet_v1
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 from tests import se_testlib
 
 v1 = tf.compat.v1

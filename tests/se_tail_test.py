@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from evaluation import export
-from evaluation import model_builder
+from modeling import model_builder
 from nets import layers
 from nets.layers import se_tail
-from nets.tf_compat import slim, tf, v1
+from runtime.tf_compat import slim, tf, v1
 from tests import se_testlib
 
 NUM_CLASSES = 10

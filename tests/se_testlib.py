@@ -7,9 +7,9 @@ the comparisons sensitive to any wiring mistake.
 """
 import numpy as np
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import nets_factory
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 v1 = tf.compat.v1
 

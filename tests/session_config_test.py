@@ -1,12 +1,12 @@
-"""nets.session_config: thread defaults and the CPU allocator choice."""
+"""runtime.session_config: thread defaults and the CPU allocator choice."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-from nets import session_config
-from nets.tf_compat import tf, v1
+from runtime import session_config
+from runtime.tf_compat import tf, v1
 
 
 def test_defaults_use_every_available_cpu_and_one_inter_op_thread():
@@ -60,8 +60,8 @@ def test_unknown_allocator_lists_the_valid_ones():
 _FAULTS_SCRIPT = '''
 import resource
 import numpy as np
-from nets import session_config
-from nets.tf_compat import tf, v1
+from runtime import session_config
+from runtime.tf_compat import tf, v1
 session_config.use_cpu_allocator('bfc')  # After the imports, before sessions.
 with tf.Graph().as_default():
   x = v1.get_variable('x', initializer=np.ones([8, 56, 56, 256], np.float32))
@@ -96,7 +96,7 @@ def test_bfc_allocator_stops_per_step_page_faults():
 def test_evaluation_sessions_get_the_machine_defaults_and_overrides():
   """The eval script's sessions: intra = CPUs, inter = 1, unless flagged."""
   from evaluation import evaluator  # pylint: disable=g-import-not-at-top
-  from evaluation import model_builder  # pylint: disable=g-import-not-at-top
+  from modeling import model_builder  # pylint: disable=g-import-not-at-top
   fields = dict(checkpoint_path='/tmp/ckpt', eval_dir='/tmp/eval',
                 dataset_name='digits', dataset_dir='/tmp/digits',
                 model=model_builder.ModelConfig('simple_cnn'))

@@ -6,8 +6,8 @@ conv3x3 -> max-pool 2 -> ReLU -> conv3x3/2 -> ReLU -> flatten -> dense.
 import numpy as np
 import pytest
 
-from nets.tf_compat import slim, tf
-from nets import checkpoints
+from runtime.tf_compat import slim, tf
+from checkpointing import checkpoints
 from nets import simple_cnn
 from tests import resnet_testlib as lib
 

@@ -8,11 +8,11 @@ import sys
 import pytest
 from absl import flags
 
-from evaluation import model_builder
-from evaluation import model_flags
-from nets import checkpoints
+from modeling import model_builder
+from modeling import model_flags
+from checkpointing import checkpoints
 from nets import nets_factory
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 from training import config as config_lib
 from training import errors
 
@@ -63,7 +63,7 @@ def test_train_config_checks_the_topology():
 
 def test_model_summary_command_line_topology():
   result = subprocess.run(
-      [sys.executable, '-m', 'nets.model_summary',
+      [sys.executable, '-m', 'diagnostics.model_summary',
        '--model_name=se_resnet_v1_50', '--topology=caffe', '--style=raw'],
       cwd=REPO, capture_output=True, text=True, check=True)
   assert 'topology=caffe' in result.stdout.splitlines()[0]
@@ -84,7 +84,7 @@ def test_inspect_checkpoint_takes_the_topology(tmp_path):
       session.run(v1.global_variables_initializer())
       path = saver.save(session, str(tmp_path / 'model.ckpt'),
                         write_meta_graph=False)
-  command = [sys.executable, '-m', 'nets.inspect_checkpoint',
+  command = [sys.executable, '-m', 'diagnostics.inspect_checkpoint',
              '--checkpoint_path=' + path, '--model_name=resnet_v1_14',
              '--depth_multiplier=0.015']
   fits = subprocess.run(command, cwd=REPO, capture_output=True, text=True)

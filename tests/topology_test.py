@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from nets import layers
-from nets import model_summary
+from diagnostics import model_summary
 from nets import nets_factory
 from nets import resnet_utils
 from nets import resnet_v1
 from nets import topology
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 from tests import se_testlib
 
 v1 = tf.compat.v1

@@ -14,9 +14,9 @@ import os
 import numpy as np
 import pytest
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import nets_factory
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 from torch_checkpoints import convert
 from torch_checkpoints import sidecar as sidecar_lib
 

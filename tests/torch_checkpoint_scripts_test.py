@@ -14,7 +14,7 @@ from absl import flags
 import numpy as np
 import pytest
 
-from evaluation import model_flags
+from modeling import model_flags
 
 from tests import export_testlib
 from tests import train_testlib

@@ -16,7 +16,7 @@ from benchmarks import model_bench
 from benchmarks import model_variants
 from benchmarks import torch_peer
 from nets import nets_factory
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 TORCH_PYTHON = os.environ.get(torch_peer.ENV_VAR)
 needs_torch = pytest.mark.skipif(

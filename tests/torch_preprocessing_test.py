@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from preprocessing import preprocessing_factory
 from preprocessing import torch_preprocessing
 

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 from training import scopes

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from deployment import launch_local
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 from training import config as config_lib

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from evaluation import evaluator
-from nets import checkpoints
-from nets.tf_compat import tf, v1
+from checkpointing import checkpoints
+from runtime.tf_compat import tf, v1
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 from tests.train_testlib import read_checkpoint
 from training import config as config_lib

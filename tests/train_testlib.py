@@ -15,7 +15,7 @@ from datasets import conversion
 from datasets import dataset_files
 from datasets import download_and_convert_digits
 from nets import nets_factory
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 from training import scopes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

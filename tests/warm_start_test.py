@@ -7,9 +7,9 @@ in se_resnet_test.py.
 import numpy as np
 import pytest
 
-from nets import checkpoints
-from nets import warm_start_distance
-from nets.tf_compat import tf
+from checkpointing import checkpoints
+from diagnostics import warm_start_distance
+from runtime.tf_compat import tf
 from tests import se_testlib
 
 v1 = tf.compat.v1

@@ -174,10 +174,10 @@ def _children_cpu_seconds():
 def _our_logits(entry, style, checkpoint, images_nchw):
   """Our model in `style` with the converted checkpoint, on the same images (NHWC)."""
   import numpy as np
-  from nets import checkpoints
+  from checkpointing import checkpoints
   from nets import nets_factory
-  from nets.tf_compat import tf
-  from nets.tf_compat import v1
+  from runtime.tf_compat import tf
+  from runtime.tf_compat import v1
 
   images = np.ascontiguousarray(images_nchw.transpose(0, 2, 3, 1))
   with tf.Graph().as_default():

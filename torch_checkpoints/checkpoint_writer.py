@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 v1 = tf.compat.v1
 

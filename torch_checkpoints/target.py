@@ -12,7 +12,7 @@ Example:
                                      'topology': 'caffe'})
     shapes['se_resnet_v1_50/logits/weights']   # [1, 1, 2048, 1000]
 """
-from nets import inspect_checkpoint
+from diagnostics import inspect_checkpoint
 
 
 def variable_shapes(model_name, num_classes, model_options):
@@ -30,7 +30,7 @@ def variable_shapes(model_name, num_classes, model_options):
 def slim_to_keras_name(name):
   """'a/conv1/weights' -> 'a/conv1/kernel', 'a/fc1/biases' -> 'a/fc1/bias'.
 
-  The inverse of `nets.checkpoints.keras_to_slim_name`: the names of a
+  The inverse of `checkpointing.checkpoints.keras_to_slim_name`: the names of a
   keras-style graph's variables.
   """
   for slim_suffix, keras_suffix in (('/weights', '/kernel'),

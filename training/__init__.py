@@ -14,6 +14,6 @@ Modules, one job each:
   shutdown       SIGTERM: stop after the step, never hang.
 
 Evaluation is `evaluation/` (`eval_image_classifier.py`); the network, its
-preprocessing and the model flags come from `evaluation.model_builder` and
-`evaluation.model_flags`, shared by training, evaluation and export.
+preprocessing and the model flags come from `modeling.model_builder` and
+`modeling.model_flags`, shared by training, evaluation and export.
 """

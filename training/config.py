@@ -19,7 +19,7 @@ from typing import Optional, Tuple
 
 from datasets import dataset_factory
 from deployment import cluster as cluster_lib
-from evaluation import model_config as model_config_lib
+from modeling import model_config as model_config_lib
 from nets import names
 from nets import topology as topology_lib
 from preprocessing import names as preprocessing_names
@@ -59,7 +59,7 @@ class TrainConfig:
   num_preprocessing_threads: int = 4
   skip_bad_records: bool = False
   # Not a flag: the preprocessing keywords of a converted checkpoint's sidecar
-  # (`evaluation.model_flags.apply_checkpoint_sidecar`).
+  # (`modeling.model_flags.apply_checkpoint_sidecar`).
   preprocessing_options: Optional[dict] = None
   layer_style: str = names.DEFAULT_STYLE
   depth_multiplier: Optional[float] = None

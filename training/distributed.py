@@ -26,7 +26,7 @@ from absl import logging
 from deployment import cluster as cluster_lib
 from deployment import model_deploy
 from deployment import replicas
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 from training import hooks as hooks_lib
 from training import loop
 from training import model

@@ -1,7 +1,7 @@
 """The flags of `train_image_classifier.py`, named and defaulted as Slim's.
 
 A Slim command line works unchanged; our additions are marked "(ours)". The
-model flags are those of `evaluation.model_flags`, shared with the eval and
+model flags are those of `modeling.model_flags`, shared with the eval and
 export scripts, so one set of model flags describes a network everywhere.
 Names (models, datasets, optimizers, ...) are checked by
 `TrainConfig.validate`, which says in one line what is valid.
@@ -13,7 +13,7 @@ import dataclasses
 
 from absl import flags
 
-from evaluation import model_flags
+from modeling import model_flags
 from training import config as config_lib
 
 

@@ -25,8 +25,8 @@ import time
 from absl import logging
 import numpy as np
 
-from nets import checkpoints
-from nets.tf_compat import tf, v1
+from checkpointing import checkpoints
+from runtime.tf_compat import tf, v1
 from training import errors
 from training import scopes
 

@@ -41,7 +41,7 @@ def build_learning_rate(config, num_samples_per_epoch, global_step,
     ValueError: unknown decay type (listing the valid ones).
   """
   # TensorFlow loads here, not at import: the scripts check flags first.
-  from nets.tf_compat import tf, v1  # pylint: disable=g-import-not-at-top
+  from runtime.tf_compat import tf, v1  # pylint: disable=g-import-not-at-top
   kind = config.learning_rate_decay_type
   steps = decay_steps(num_samples_per_epoch, config.batch_size,
                       config.num_epochs_per_decay, replicas_to_aggregate)

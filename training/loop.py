@@ -30,8 +30,8 @@ from typing import List, Optional
 from absl import logging
 
 from deployment import replicas
-from nets import checkpoints
-from nets.tf_compat import tf, v1
+from checkpointing import checkpoints
+from runtime.tf_compat import tf, v1
 from training import errors
 from training import hooks as hooks_lib
 from training import model

@@ -18,8 +18,8 @@ from absl import logging
 
 from datasets import pipeline
 from deployment import model_deploy
-from evaluation import model_builder
-from nets.tf_compat import tf, v1
+from modeling import model_builder
+from runtime.tf_compat import tf, v1
 from training import learning_rate as learning_rate_lib
 from training import optimizers
 from training import scopes

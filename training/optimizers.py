@@ -26,7 +26,7 @@ def build_optimizer(config, learning_rate):
     ValueError: unknown optimizer name (listing the valid ones).
   """
   # TensorFlow loads here, not at import: the scripts check flags first.
-  from nets.tf_compat import v1  # pylint: disable=g-import-not-at-top
+  from runtime.tf_compat import v1  # pylint: disable=g-import-not-at-top
   name = config.optimizer
   if name == 'adadelta':
     return v1.train.AdadeltaOptimizer(learning_rate, rho=config.adadelta_rho,

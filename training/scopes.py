@@ -11,8 +11,8 @@ fc1/weights`, ...).
 """
 import fnmatch
 
-from nets import checkpoints
-from nets.tf_compat import v1
+from checkpointing import checkpoints
+from runtime.tf_compat import v1
 from training import config
 from training import errors
 

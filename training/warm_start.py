@@ -1,7 +1,7 @@
 """Fine-tuning: warm-start the model from a checkpoint, with a report.
 
 Used only when `train_dir` holds no checkpoint (a restart resumes instead).
-Matching, shape checks and the report come from `nets.checkpoints`; this
+Matching, shape checks and the report come from `checkpointing.checkpoints`; this
 module adds what a training run needs: the checkpoint's model scope mapped
 onto ours (`resnet_v1_50` -> `se_resnet_v1_50`), SE blocks left fresh when
 the checkpoint is a plain ResNet, and moving averages (EMA) started at the
@@ -12,9 +12,9 @@ restored values instead of the random initial ones.
 """
 from absl import logging
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import nets_factory
-from nets.tf_compat import tf, v1
+from runtime.tf_compat import tf, v1
 
 def _checkpoint_has_se(checkpoint):
   return any(scope in name

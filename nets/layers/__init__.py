@@ -19,7 +19,7 @@ that style writes one: `tf.nn.convolution` with grouped filters (raw),
 `nets.layers.grouped`.
 
 All three give the same variable names (Keras' `kernel`/`bias` map to
-`weights`/`biases`, see `nets.checkpoints.keras_to_slim_name`), the same
+`weights`/`biases`, see `checkpointing.checkpoints.keras_to_slim_name`), the same
 collections and the same end points. In a graph, `conv2d` then folds an
 inference batch norm into the convolution where that pays, in whichever style
 built it (`nets.layers.batch_norm_folding`; `fold_batch_norm=False` in
@@ -37,7 +37,7 @@ import importlib
 from nets import names
 from nets.layers import batch_norm_folding
 from nets.layers import se_tail
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 # The names live in nets.names, which scripts import before TensorFlow.
 STYLES = names.STYLES

@@ -36,7 +36,7 @@ Example:
     if batch_norm_folding.worth_folding(net):
       net = batch_norm_folding.fold(net)
 """
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 _BATCH_NORM_TYPES = frozenset(['FusedBatchNorm', 'FusedBatchNormV2',
                                'FusedBatchNormV3'])

@@ -18,7 +18,7 @@ Example:
 """
 import functools
 
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 v1 = tf.compat.v1
 

@@ -4,7 +4,7 @@ Each call makes (or, under a reusing variable scope, finds again) a
 `tf_keras.layers` object named by the full Slim scope path, so its variables are
 `<scope>/kernel`, `<scope>/bias` and `<scope>/BatchNorm/{gamma,beta,...}`: the
 Slim names up to `kernel`->`weights` and `bias`->`biases`
-(`nets.checkpoints.keras_to_slim_name`).
+(`checkpointing.checkpoints.keras_to_slim_name`).
 
 In a v1 graph Keras keeps batch-norm updates and regularization losses on the
 layer objects; this module also puts them in `UPDATE_OPS` and
@@ -18,7 +18,7 @@ import weakref
 
 from nets.layers import grouped
 from nets.layers import pointwise
-from nets.tf_compat import slim, tf, tf_keras
+from runtime.tf_compat import slim, tf, tf_keras
 
 v1 = tf.compat.v1
 _LAYERS = tf_keras.layers

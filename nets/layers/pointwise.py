@@ -13,7 +13,7 @@ this path when `is_single_pixel_pointwise` holds; the variables stay exactly
 the conv's, and the values differ from the conv's only by float rounding (the
 same sums in another order, ~1e-6 relative).
 """
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 
 def _pair(value):

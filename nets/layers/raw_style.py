@@ -9,7 +9,7 @@ assign ops in `UPDATE_OPS`. Hyper-parameters come from `slim.arg_scope`
 """
 from nets.layers import grouped
 from nets.layers import pointwise
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 v1 = tf.compat.v1
 

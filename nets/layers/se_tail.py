@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kernels',
                       'se_tail.cc')

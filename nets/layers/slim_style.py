@@ -8,7 +8,7 @@ import inspect
 
 from nets.layers import grouped
 from nets.layers import pointwise
-from nets.tf_compat import slim, tf
+from runtime.tf_compat import slim, tf
 
 _UNSET = object()
 _CONV2D_DEFAULTS = {

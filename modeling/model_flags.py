@@ -3,7 +3,7 @@
 A script defines them at import time and turns them into a `ModelConfig`:
 
     from absl import flags
-    from evaluation import model_flags
+    from modeling import model_flags
     model_flags.define_model_flags()
     ...
     config = model_flags.model_config_from_flags(flags.FLAGS,
@@ -20,7 +20,7 @@ import dataclasses
 
 from absl import flags
 
-from evaluation import model_config
+from modeling import model_config
 from nets import names
 from nets import topology
 

@@ -12,7 +12,7 @@ Without a trained checkpoint, `synthetic_checkpoint` writes a stand-in:
 random (He) weights with batch norm calibrated on the input batch, so every
 layer sees normalised activations as in a trained network.
 
-    python -m nets.warm_start_distance --checkpoint_path=resnet_v1_50.ckpt \\
+    python -m diagnostics.warm_start_distance --checkpoint_path=resnet_v1_50.ckpt \\
         --fc2_bias_values=0,2,5,10,20
 
 Library use:
@@ -60,13 +60,13 @@ def _check_flags():
 
 if __name__ == '__main__':
   # A bad flag is reported before TensorFlow loads (the imports below).
-  from evaluation import script_util  # pylint: disable=g-import-not-at-top
+  from runtime import script_util  # pylint: disable=g-import-not-at-top
   script_util.check_flags_early(_define_flags, _check_flags)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import nets_factory
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 v1 = tf.compat.v1
@@ -202,7 +202,7 @@ def format_table(rows):
 def main(argv):
   # pylint: disable=g-import-not-at-top
   from absl import flags
-  from evaluation import script_util
+  from runtime import script_util
   # pylint: enable=g-import-not-at-top
   if len(argv) > 1:
     return script_util.fail('unexpected arguments: %s' % ' '.join(argv[1:]),

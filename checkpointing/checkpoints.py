@@ -27,7 +27,7 @@ from typing import List, Optional, Tuple
 
 from absl import logging
 
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 
 v1 = tf.compat.v1
 

@@ -1,7 +1,7 @@
 r"""Lists a checkpoint's variables and diffs it against a network.
 
-  python -m nets.inspect_checkpoint --checkpoint_path=/tmp/train
-  python -m nets.inspect_checkpoint --checkpoint_path=/tmp/resnet_v1_50.ckpt \
+  python -m diagnostics.inspect_checkpoint --checkpoint_path=/tmp/train
+  python -m diagnostics.inspect_checkpoint --checkpoint_path=/tmp/resnet_v1_50.ckpt \
       --model_name=se_resnet_v1_50 --layer_style=keras
 
 Without a model: every variable with its shape, dtype and size, and the
@@ -82,16 +82,16 @@ def _check_flags():
 
 if __name__ == '__main__':
   # A bad flag is reported before TensorFlow loads (the imports below).
-  from evaluation import script_util  # pylint: disable=g-import-not-at-top
+  from runtime import script_util  # pylint: disable=g-import-not-at-top
   script_util.check_flags_early(define_flags, _check_flags)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
 
-from nets import checkpoints
+from checkpointing import checkpoints
 from nets import layers
 from nets import nets_factory
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 v1 = tf.compat.v1

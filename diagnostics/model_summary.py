@@ -11,7 +11,7 @@ as two FLOPs doubles every figure.)
 
 Library use, e.g. to turn a throughput into GFLOP/s:
 
-    from nets import model_summary
+    from diagnostics import model_summary
     summary = model_summary.count('se_resnet_v1_50', image_size=224)
     summary.params        # 28088024
     summary.gflops        # multiply-adds per image / 1e9
@@ -20,8 +20,8 @@ Library use, e.g. to turn a throughput into GFLOP/s:
 
 Command line:
 
-    python -m nets.model_summary --model_name=se_resnet_v1_50 --se_ratio=8
-    python -m nets.model_summary --model_name=se_resnet_v1_50 \
+    python -m diagnostics.model_summary --model_name=se_resnet_v1_50 --se_ratio=8
+    python -m diagnostics.model_summary --model_name=se_resnet_v1_50 \
         --topology=caffe                  # the papers' 3.86 GFLOPs
 """
 import collections
@@ -67,12 +67,12 @@ def _check_flags():
 
 if __name__ == '__main__':
   # A bad flag is reported before TensorFlow loads (the imports below).
-  from evaluation import script_util  # pylint: disable=g-import-not-at-top
+  from runtime import script_util  # pylint: disable=g-import-not-at-top
   script_util.check_flags_early(_define_flags, _check_flags)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from nets import nets_factory
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 v1 = tf.compat.v1
@@ -425,7 +425,7 @@ _OPTION_FLAGS = ('depth_multiplier', 'se_ratio', 'se_use_biases',
 def main(argv):
   # pylint: disable=g-import-not-at-top
   from absl import flags
-  from evaluation import script_util
+  from runtime import script_util
   # pylint: enable=g-import-not-at-top
   if len(argv) > 1:
     return script_util.fail('unexpected arguments: %s' % ' '.join(argv[1:]),

@@ -20,9 +20,9 @@ import collections
 import functools
 
 from datasets import pipeline
-from evaluation import model_config
+from modeling import model_config
 from nets import nets_factory
-from nets.tf_compat import tf
+from runtime.tf_compat import tf
 from preprocessing import preprocessing_factory
 
 # TensorFlow-free, in model_config (the scripts check flags before TF loads);

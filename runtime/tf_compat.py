@@ -5,7 +5,7 @@ tf-slim 1.1.0 does not run as installed on TensorFlow 2.21: it lazy-loads
 uses nine TF-internal names that TF has since moved. This module puts both back,
 silences TensorFlow's start-up noise, and re-exports the modules:
 
-    from nets.tf_compat import tf, v1, slim, tf_keras
+    from runtime.tf_compat import tf, v1, slim, tf_keras
 
 It never switches the process to graph mode (library code builds inside
 ``tf.Graph().as_default()``); scripts may call ``v1.disable_v2_behavior()``.

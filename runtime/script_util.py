@@ -20,16 +20,36 @@ import traceback
 from absl import flags
 from absl import logging
 
-from datasets import errors as dataset_errors
-
 FLAG_ERROR = 2
 INPUT_ERROR = 1
+
+# Lines of a TensorFlow error message that are not the error itself: the
+# session's preamble, node names and the Python stack of the failing op.
+OP_ERROR_NOISE = ('Graph execution error', '[[', 'Detected at node',
+                  'File "', 'Node:', 'defined at')
+
+
+def message_lines(error):
+  """The lines of an error's message that say what went wrong.
+
+  A TensorFlow `OpError`'s message also carries "Graph execution error:",
+  node names and the stack that created the op; those lines are dropped.
+
+  Example:
+    ' '.join(message_lines(e))   # 'Invalid PNG. Failed to initialize ...'
+  """
+  message = getattr(error, 'message', None)
+  if not isinstance(message, str):
+    message = str(error)
+  lines = [line.strip() for line in message.splitlines() if line.strip()]
+  kept = [line for line in lines if not line.startswith(OP_ERROR_NOISE)]
+  return kept or lines or [type(error).__name__]
 
 
 def one_line(error):
   """The error's message on one line (TensorFlow's node names and op stack
   dropped)."""
-  return ' '.join(' '.join(dataset_errors.message_lines(error)).split())
+  return ' '.join(' '.join(message_lines(error)).split())
 
 
 def fail(error, status, stream=None):
@@ -117,7 +137,7 @@ def graph_mode_main(argv, fn, check=None):
     except ValueError as e:
       return fail(e, FLAG_ERROR)
   # TensorFlow loads here, after the flags were found good.
-  from nets.tf_compat import v1  # pylint: disable=g-import-not-at-top
+  from runtime.tf_compat import v1  # pylint: disable=g-import-not-at-top
   v1.disable_v2_behavior()
   logging.set_verbosity(logging.INFO)
   return run_reporting_errors(fn)

@@ -16,7 +16,7 @@ before the process creates its first session or runs its first eager op.
 
 Example:
 
-    from nets import session_config
+    from runtime import session_config
     session_config.use_cpu_allocator('bfc')           # first thing in main()
     config = session_config.session_config()          # intra = CPUs, inter = 1
     config = session_config.session_config(intra_op_threads=4,
@@ -27,7 +27,7 @@ Example:
 import math
 import os
 
-from nets.tf_compat import v1
+from runtime.tf_compat import v1
 
 DEFAULT_INTER_OP_THREADS = 1
 CPU_ALLOCATORS = ('bfc', 'system')
