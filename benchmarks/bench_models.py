@@ -32,6 +32,7 @@ from absl import flags
 from benchmarks import model_bench
 from benchmarks import model_variants
 from benchmarks import process_env
+from nets import options
 from runtime import session_config
 from runtime.tf_compat import v1
 
@@ -49,11 +50,10 @@ flags.DEFINE_list('peers', list(model_variants.PEERS),
                   '... in a child process; skipped without torch and timm, '
                   'see --torch_python) also for se_resnet_v1_<depth>. Empty '
                   'for none.')
-flags.DEFINE_string('topology', None,
-                    'Topology of our networks (unset: each model\'s '
-                    'default). The timm peer is always compared with ours in '
-                    'topology torch (timm\'s arrangement), an extra variant '
-                    'unless this is torch.')
+options.define_flags(FLAGS, only=('topology',), help_notes={
+    'topology': 'The timm peer is always compared with ours in topology '
+                'torch (timm\'s arrangement), an extra variant unless this '
+                'is torch.'})
 flags.DEFINE_string('torch_python', None,
                     'A Python with torch and timm for the timm peer (e.g. '
                     'another virtualenv\'s bin/python); default '

@@ -41,19 +41,7 @@ from absl import app
 from absl import flags
 
 from nets import names
-from nets import topology
-
-_MODEL_OPTION_FLAGS = (
-    ('float', 'depth_multiplier', 'Bottleneck width multiplier.'),
-    ('integer', 'se_ratio', 'SE reduction ratio.'),
-    ('enum', 'se_placement', 'SE placement.'),
-    ('float', 'se_fc2_bias_init', 'Initial SE fc2 bias.'),
-    ('list', 'se_blocks', 'Blocks with SE, e.g. 3,4.'),
-    ('bool', 'se_use_biases', 'Biases in the SE layers.'),
-    ('enum', 'topology', topology.FLAG_HELP),
-)
-_ENUM_VALUES = {'se_placement': names.SE_PLACEMENTS,
-                'topology': topology.NAMES}
+from nets import options as options_lib
 
 
 def define_flags():
@@ -66,18 +54,15 @@ def define_flags():
   flags.DEFINE_integer('num_classes', None,
                        'Logits of the model (default: from the checkpoint).')
   flags.DEFINE_integer('max_names', 50, 'Names shown per list.')
-  for kind, name, help_text in _MODEL_OPTION_FLAGS:
-    help_text += " (default: the builder's)"
-    if kind == 'enum':
-      flags.DEFINE_enum(name, None, list(_ENUM_VALUES[name]), help_text)
-    else:
-      getattr(flags, 'DEFINE_' + kind)(name, None, help_text)
+  options_lib.define_flags(flags.FLAGS)
   flags.mark_flag_as_required('checkpoint_path')
 
 
 def _check_flags():
   if flags.FLAGS.model_name is not None:
     names.check_network(flags.FLAGS.model_name)
+    options_lib.check(flags.FLAGS.model_name,
+                      options_lib.from_flags(flags.FLAGS), prefix='--')
 
 
 if __name__ == '__main__':
@@ -432,14 +417,6 @@ def format_diff(diff, limit=50):
 
 
 FLAGS = flags.FLAGS
-def _model_options():
-  options = {name: FLAGS[name].value for _, name, _ in _MODEL_OPTION_FLAGS}
-  if options['se_blocks'] is not None:
-    options['se_blocks'] = [int(b) if b.isdigit() else b
-                            for b in options['se_blocks']]
-  return {k: v for k, v in options.items() if v is not None}
-
-
 def run(argv):
   """The command: prints the listing or the diff; returns the exit code."""
   del argv
@@ -452,7 +429,7 @@ def run(argv):
       return 0
     diff = diff_checkpoint(FLAGS.checkpoint_path, FLAGS.model_name,
                            num_classes=FLAGS.num_classes,
-                           style=FLAGS.layer_style, **_model_options())
+                           style=FLAGS.layer_style, **options_lib.from_flags(FLAGS))
   except (ValueError, TypeError, tf.errors.OpError) as e:
     message = e.message if isinstance(e, tf.errors.OpError) else str(e)
     print('error: %s' % ' '.join(message.split()), file=sys.stderr)

@@ -29,7 +29,7 @@ import dataclasses
 from typing import Dict, List, Optional, Tuple
 
 from nets import names
-from nets import topology
+from nets import options as options_lib
 
 def _define_flags():
   """Flags of the command line (defined only when run as a script)."""
@@ -39,30 +39,22 @@ def _define_flags():
   flags.DEFINE_string('model_name', 'se_resnet_v1_50',
                       'Network name; one of %s.' %
                       ', '.join(names.NETWORK_NAMES))
-  flags.DEFINE_enum('style', 'slim', ['slim', 'raw', 'keras'],
+  flags.DEFINE_enum('style', names.DEFAULT_STYLE, list(names.STYLES),
                     'Layer style to build the graph in (same figures).')
   flags.DEFINE_integer('image_size', None,
                        'Input size; default the network\'s (224).')
   flags.DEFINE_integer('num_classes', 1000, 'Logits size (0: features).')
   flags.DEFINE_enum('by', 'block', ['block', 'unit'], 'Rows per block or '
                     'per unit.')
-  flags.DEFINE_float('depth_multiplier', None, 'Scales bottleneck widths.')
-  flags.DEFINE_integer('se_ratio', None, 'SE reduction ratio r (default 16).')
-  flags.DEFINE_boolean('se_use_biases', None, 'SE FC biases (default on).')
-  flags.DEFINE_enum('se_placement', None, ['standard', 'pre', 'post',
-                                           'identity'],
-                    'SE placement (default standard).')
-  flags.DEFINE_float('se_fc2_bias_init', None, 'Initial fc2 bias.')
-  flags.DEFINE_list('se_blocks', None, 'Blocks carrying SE, e.g. 3,4 '
-                    '(default all).')
-  flags.DEFINE_enum('topology', None, list(topology.NAMES),
-                    topology.FLAG_HELP)
+  options_lib.define_flags(flags.FLAGS)
   return flags.FLAGS
 
 
 def _check_flags():
   from absl import flags  # pylint: disable=g-import-not-at-top
   names.check_network(flags.FLAGS.model_name)
+  options_lib.check(flags.FLAGS.model_name,
+                    options_lib.from_flags(flags.FLAGS), prefix='--')
 
 
 if __name__ == '__main__':
@@ -418,10 +410,6 @@ def _model_scope(graph, model_name):
   return tops.most_common(1)[0][0]
 
 
-_OPTION_FLAGS = ('depth_multiplier', 'se_ratio', 'se_use_biases',
-                 'se_placement', 'se_fc2_bias_init', 'se_blocks', 'topology')
-
-
 def main(argv):
   # pylint: disable=g-import-not-at-top
   from absl import flags
@@ -431,11 +419,7 @@ def main(argv):
     return script_util.fail('unexpected arguments: %s' % ' '.join(argv[1:]),
                             script_util.FLAG_ERROR)
   flag_values = flags.FLAGS
-  options = {name: flag_values[name].value for name in _OPTION_FLAGS
-             if flag_values[name].value is not None}
-  if 'se_blocks' in options:
-    options['se_blocks'] = [int(b) if b.isdigit() else b
-                            for b in options['se_blocks']]
+  options = options_lib.from_flags(flag_values)
   try:
     summary = count(flag_values.model_name, style=flag_values.style,
                     image_size=flag_values.image_size,

@@ -28,7 +28,11 @@ import tempfile
 import numpy as np
 
 from nets import names
-from nets import topology
+from nets import options as options_lib
+
+# The model options this tool takes (the others are the sweep's, or fixed).
+_OPTIONS = ('depth_multiplier', 'topology')
+
 
 def _define_flags():
   # pylint: disable=g-import-not-at-top
@@ -39,14 +43,14 @@ def _define_flags():
   flags.DEFINE_string('model_name', 'se_resnet_v1_50', 'SE network name.')
   flags.DEFINE_list('fc2_bias_values', ['0', '1', '2', '3', '5', '10', '20'],
                     'fc2 initial biases to measure.')
-  flags.DEFINE_enum('style', 'slim', ['slim', 'raw', 'keras'], 'Layer style.')
+  flags.DEFINE_enum('style', names.DEFAULT_STYLE, list(names.STYLES),
+                    'Layer style.')
   flags.DEFINE_integer('image_size', 224, 'Input size.')
   flags.DEFINE_integer('batch_size', 2, 'Images (uniform noise in [-1, 1]).')
   flags.DEFINE_integer('num_classes', 1000, 'Logits size of the checkpoint.')
-  flags.DEFINE_float('depth_multiplier', 1.0, 'Bottleneck width scale.')
   flags.DEFINE_integer('seed', 0, 'Seed of images and initial weights.')
-  flags.DEFINE_enum('topology', None, list(topology.NAMES),
-                    topology.FLAG_HELP)
+  options_lib.define_flags(flags.FLAGS, only=_OPTIONS,
+                           defaults={'depth_multiplier': 1.0})
 
 
 def _check_flags():
@@ -56,6 +60,9 @@ def _check_flags():
     raise ValueError('--model_name=%s is not an SE network; valid SE names: '
                      '%s' % (flags.FLAGS.model_name,
                              ', '.join(names.SE_RESNET_NAMES)))
+  options_lib.check(flags.FLAGS.model_name,
+                    options_lib.from_flags(flags.FLAGS, only=_OPTIONS),
+                    prefix='--')
 
 
 if __name__ == '__main__':
@@ -145,7 +152,7 @@ def logit_distances(checkpoint_path, se_model_name, fc2_bias_values, images,
     A list of `Distance`, one per bias value.
   """
   plain_options = {k: v for k, v in model_options.items()
-                   if not k.startswith('se_')}
+                   if k not in options_lib.SE_NAMES}
   with tf.Graph().as_default():
     v1.set_random_seed(seed)
     inputs = tf.constant(images, tf.float32)
@@ -210,11 +217,7 @@ def main(argv):
   f = flags.FLAGS
   images = np.random.RandomState(f.seed).uniform(
       -1, 1, [f.batch_size, f.image_size, f.image_size, 3]).astype(np.float32)
-  options = {}
-  if f.depth_multiplier != 1.0:
-    options['depth_multiplier'] = f.depth_multiplier
-  if f.topology:
-    options['topology'] = f.topology
+  options = options_lib.from_flags(f, only=_OPTIONS)
   with tempfile.TemporaryDirectory() as tmp:
     checkpoint = f.checkpoint_path or synthetic_checkpoint(
         plain_name(f.model_name), os.path.join(tmp, 'model.ckpt'), images,

@@ -29,8 +29,6 @@ from preprocessing import preprocessing_factory
 # here under their old names too.
 ModelConfig = model_config.ModelConfig
 SMALL_IMAGE_DATASETS = model_config.SMALL_IMAGE_DATASETS
-SE_OPTION_NAMES = model_config.SE_OPTION_NAMES
-MODEL_OPTION_NAMES = model_config.MODEL_OPTION_NAMES
 preprocessing_name = model_config.preprocessing_name
 
 

@@ -12,18 +12,12 @@ import dataclasses
 from typing import Any, Mapping, Optional
 
 from nets import names
+from nets import options as options_lib
 
 # Datasets whose images are preprocessed by their own style unless a
 # preprocessing is named (as the trainer does): a 224x224 VGG crop of an 8x8
 # digit would be meaningless.
 SMALL_IMAGE_DATASETS = ('digits', 'mnist', 'cifar10')
-
-# Builder/arg-scope keywords that scripts expose as flags of the same name.
-SE_OPTION_NAMES = ('se_ratio', 'se_placement', 'se_fc2_bias_init',
-                   'se_blocks', 'se_use_biases')
-MODEL_OPTION_NAMES = SE_OPTION_NAMES + ('depth_multiplier',
-                                        'batch_norm_decay',
-                                        'batch_norm_epsilon', 'topology')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +37,9 @@ class ModelConfig:
     weight_decay: L2 coefficient of the weights.
     model_options: builder and arg-scope keywords of the factory, e.g.
       `se_ratio`, `se_placement`, `depth_multiplier`, `batch_norm_decay`;
-      None values are dropped (the builder's default applies).
+      None values are dropped (the builder's default applies). Those of
+      `nets.options` are checked here (the network takes them, good
+      values); others are left to the factory.
     preprocessing_options: keywords of the preprocessing function, e.g. the
       torch style's `mean`, `std`, `crop_pct`, `interpolation` (from a
       converted checkpoint's sidecar).
@@ -65,8 +61,8 @@ class ModelConfig:
     if self.labels_offset < 0:
       raise ValueError('labels_offset must be >= 0, got %r' %
                        self.labels_offset)
-    options = {k: v for k, v in dict(self.model_options).items()
-               if v is not None}
+    options = options_lib.from_values(dict(self.model_options))
+    options_lib.check(self.model_name, options)
     object.__setattr__(self, 'model_options', options)
 
   @property

@@ -10,11 +10,10 @@ A script defines them at import time and turns them into a `ModelConfig`:
                                                  image_size=FLAGS.eval_image_size)
 
 Flags: `model_name`, `layer_style`, `preprocessing_name`, `labels_offset`,
-`use_grayscale` (Slim's), and the builder keywords of the factory under their
-own names: `depth_multiplier`, `se_ratio`, `se_placement`, `se_fc2_bias_init`,
-`se_blocks`, `se_use_biases`, `batch_norm_decay`, `batch_norm_epsilon`,
-`topology` (see `nets.topology`). Unset builder flags leave the builder's
-default (so plain ResNets get no SE option).
+`use_grayscale` (Slim's), and one flag per model option of `nets.options`
+under the builder keyword's name (`depth_multiplier`, `se_ratio`,
+`topology`, ...). Unset option flags leave the builder's default (so plain
+ResNets get no SE option).
 """
 import dataclasses
 
@@ -22,66 +21,38 @@ from absl import flags
 
 from modeling import model_config
 from nets import names
-from nets import topology
+from nets import options as options_lib
 
 
 def define_model_flags(default_model_name='se_resnet_v1_50',
                        flag_values=flags.FLAGS):
-  """Defines the model flags on `flag_values`."""
-  def define(kind, name, default, help_text, enum_values=None):
-    if kind == 'enum':
-      flags.DEFINE_enum(name, default, enum_values, help_text,
-                        flag_values=flag_values)
-    else:
-      getattr(flags, 'DEFINE_' + kind)(name, default, help_text,
-                                       flag_values=flag_values)
-
-  define('string', 'model_name', default_model_name,
-         'The network, e.g. se_resnet_v1_50, resnet_v1_50, simple_cnn.')
-  define('enum', 'layer_style', names.DEFAULT_STYLE,
-         'How the layers are written: slim, raw or keras (same variables).',
-         enum_values=list(names.STYLES))
-  define('string', 'preprocessing_name', None,
-         'The preprocessing; default: the dataset\'s for digits, mnist and '
-         'cifar10 (small images), else the one of --model_name.')
-  define('integer', 'labels_offset', 0,
-         'Subtracted from the dataset labels; the network has num_classes - '
-         'labels_offset logits (1 for Slim ResNet checkpoints on ImageNet).')
-  define('bool', 'use_grayscale', False,
-         'Feed grayscale (one channel) images to the network.')
-  define('float', 'depth_multiplier', None,
-         'Scales the ResNet bottleneck widths (builder default 1.0).')
-  define('integer', 'se_ratio', None,
-         'SE reduction ratio r (builder default 16).')
-  define('enum', 'se_placement', None,
-         'SE placement (builder default standard).',
-         enum_values=list(names.SE_PLACEMENTS))
-  define('float', 'se_fc2_bias_init', None,
-         'Initial bias of the SE fc2 layer (builder default 0.0).')
-  define('list', 'se_blocks', None,
-         'Blocks with SE, e.g. 3,4 or block3,block4 (builder default: all).')
-  define('bool', 'se_use_biases', None,
-         'Biases in the SE fully connected layers (builder default True).')
-  define('float', 'batch_norm_decay', None,
-         'Batch norm moving-average decay (arg scope default 0.997).')
-  define('float', 'batch_norm_epsilon', None,
-         'Batch norm epsilon (arg scope default 1e-5).')
-  define('enum', 'topology', None, topology.FLAG_HELP,
-         enum_values=list(topology.NAMES))
-
-
-def _se_blocks(values):
-  if values is None:
-    return None
-  return [int(v) if v.isdigit() else v for v in values]
+  """Defines the model flags on `flag_values`: the `ModelConfig` fields and
+  one flag per row of `nets.options`."""
+  fv = dict(flag_values=flag_values)
+  flags.DEFINE_string(
+      'model_name', default_model_name,
+      'The network, e.g. se_resnet_v1_50, resnet_v1_50, simple_cnn.', **fv)
+  flags.DEFINE_enum(
+      'layer_style', names.DEFAULT_STYLE, list(names.STYLES),
+      'How the layers are written: slim, raw or keras (same variables).', **fv)
+  flags.DEFINE_string(
+      'preprocessing_name', None,
+      'The preprocessing; default: the dataset\'s for digits, mnist and '
+      'cifar10 (small images), else the one of --model_name.', **fv)
+  flags.DEFINE_integer(
+      'labels_offset', 0,
+      'Subtracted from the dataset labels; the network has num_classes - '
+      'labels_offset logits (1 for Slim ResNet checkpoints on ImageNet).',
+      **fv)
+  flags.DEFINE_bool('use_grayscale', False,
+                    'Feed grayscale (one channel) images to the network.',
+                    **fv)
+  options_lib.define_flags(flag_values)
 
 
 def model_options_from_flags(flag_values):
   """The set builder/arg-scope options, e.g. {'se_ratio': 8}."""
-  options = {name: flag_values[name].value
-             for name in model_config.MODEL_OPTION_NAMES}
-  options['se_blocks'] = _se_blocks(options['se_blocks'])
-  return {k: v for k, v in options.items() if v is not None}
+  return options_lib.from_flags(flag_values)
 
 
 def model_config_from_flags(flag_values, image_size=None, weight_decay=0.0):

@@ -14,20 +14,22 @@ Example:
         'se_resnext_50_32x4d', num_classes=1000, topology='caffe_resnext')
 """
 import functools
+import inspect
 
 from nets import keras_model
 from nets import layers
 from nets import names
+from nets import options
 from nets import resnet_v1
 from nets import resnext
 from nets import simple_cnn
 from nets import topology as topology_lib
 from runtime.tf_compat import slim
 
-# Options of the arg scope (not of the builder) that users may set by name.
-ARG_SCOPE_OPTIONS = ('batch_norm_decay', 'batch_norm_epsilon',
-                     'batch_norm_scale', 'use_batch_norm', 'activation_fn',
-                     'fold_batch_norm')
+# Options of the arg scope (not of the builder) that users may set by name:
+# the table's, and keywords for library callers only (no flag).
+ARG_SCOPE_OPTIONS = options.ARG_SCOPE_NAMES + (
+    'batch_norm_scale', 'use_batch_norm', 'activation_fn', 'fold_batch_norm')
 
 # The ResNet family: builders that take `topology` (see nets.topology).
 _RESNETS = dict(resnet_v1.BUILDERS, **resnext.BUILDERS)
@@ -50,22 +52,50 @@ has_topology = names.has_topology
 default_topology = names.default_topology
 
 
+def _builder_keywords(builder):
+  """The keywords `builder` takes besides images, classes and the mode."""
+  return [name for name, p in inspect.signature(builder).parameters.items()
+          if p.kind != p.VAR_KEYWORD and
+          name not in ('inputs', 'num_classes', 'is_training')]
+
+
+def valid_options(name):
+  """The option keywords network `name` takes (`get_network_fn`'s
+  **model_options): the `nets.options` rows that apply to it, its builder's
+  own keywords and the arg scope's.
+
+  Example:
+    'se_ratio' in nets_factory.valid_options('se_resnet_v1_50')   # True
+  """
+  table = [o.name for o in options.OPTIONS
+           if options.NETWORKS[o.networks](name)]
+  extra = _builder_keywords(networks_map[name]) + list(ARG_SCOPE_OPTIONS)
+  return tuple(table + [k for k in extra if k not in table])
+
+
 def _split_options(name, model_options):
-  scope_options = {k: v for k, v in model_options.items()
-                   if k in ARG_SCOPE_OPTIONS}
-  builder_options = {k: v for k, v in model_options.items()
+  """Checks the options for network `name`; (arg scope, builder) keywords.
+
+  Raises:
+    TypeError: an option no network takes (listing the valid ones).
+    ValueError: an option of another network (e.g. SE options of a plain
+      ResNet), or an unknown topology.
+  """
+  valid = valid_options(name)
+  unknown = sorted(set(model_options) - set(valid) - set(options.NAMES))
+  if unknown:
+    raise TypeError('%s got unknown options %s; valid options: %s' %
+                    (name, unknown, ', '.join(valid)))
+  # None of a table option means its default (an unset flag); elsewhere it
+  # may mean something (activation_fn=None: linear).
+  given = {k: v for k, v in model_options.items()
+           if v is not None or k not in options.BY_NAME}
+  options.check_applies(name, given)
+  if 'topology' in given:
+    topology_lib.get(given['topology'])  # Fails listing them.
+  scope_options = {k: v for k, v in given.items() if k in ARG_SCOPE_OPTIONS}
+  builder_options = {k: v for k, v in given.items()
                      if k not in ARG_SCOPE_OPTIONS}
-  se_options = set(builder_options) & set(resnet_v1.SE_OPTION_NAMES)
-  if se_options and not is_se_network(name):
-    raise ValueError('%s has no squeeze-and-excitation blocks, so %s do not '
-                     'apply; use se_%s' % (name, sorted(se_options), name))
-  if builder_options.get('topology') is not None:
-    if not has_topology(name):
-      raise ValueError('%s has no topology option (ResNets take one of: %s)' %
-                       (name, ', '.join(topology_lib.NAMES)))
-    topology_lib.get(builder_options['topology'])  # Fails listing them.
-  elif 'topology' in builder_options:
-    del builder_options['topology']  # None: the network's default.
   return scope_options, builder_options
 
 
@@ -80,11 +110,11 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
     is_training: batch norm mode; None (keras style only) lets batch norm
       follow Keras' `training` argument, as `get_keras_model` does.
     style: layer style, 'slim', 'raw' or 'keras'.
-    **model_options: builder keywords (e.g. `topology`, `se_ratio`,
-      `se_placement`, `se_fc2_bias_init`, `se_blocks`, `se_use_biases`,
-      `depth_multiplier`, `output_stride`) and arg scope keywords
-      (`batch_norm_decay`, `batch_norm_epsilon`, `batch_norm_scale`,
-      `use_batch_norm`, `fold_batch_norm`).
+    **model_options: the options of `nets.options` (`topology`,
+      `se_ratio`, `depth_multiplier`, `batch_norm_decay`, ...) and the
+      builder's and arg scope's other keywords (`output_stride`,
+      `batch_norm_scale`, `fold_batch_norm`, ...): `valid_options(name)`.
+      A table option set to None takes its default.
 
   Returns:
     The network function, with attributes `default_image_size`, `name` and
@@ -93,6 +123,7 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
   Raises:
     ValueError: unknown name, style or topology, SE options for a plain
       network, or a topology for a network without one.
+    TypeError: an option no network takes, listing the valid ones.
   """
   check_name(name)
   layers.get(style)  # Fails early, listing the styles.

@@ -26,6 +26,7 @@ Example:
 import collections
 
 from nets import layers
+from nets import options
 from nets import resnet_utils
 from nets import topology as topology_lib
 from runtime.tf_compat import slim, tf
@@ -353,9 +354,9 @@ def resnet_v1_blocks(depth, depth_multiplier=1.0, min_base_depth=8,
     raise ValueError('Unknown ResNet depth %r; valid depths: %s' %
                      (depth, ', '.join(map(str, sorted(UNITS_PER_BLOCK)))))
   preset = topology_lib.get(topology)
-  names = ['block%d' % (i + 1) for i in range(4)]
-  chosen = set(names) if se_blocks is None else {_block_name(b)
-                                                  for b in se_blocks}
+  names = list(options.BLOCK_NAMES)
+  chosen = set(names) if se_blocks is None else set(
+      options.se_block_names(se_blocks))
   if not chosen <= set(names):
     raise ValueError('Unknown SE blocks %s; valid blocks: 1-4 or %s' %
                      (sorted(chosen - set(names)), ', '.join(names)))
@@ -376,13 +377,6 @@ def resnet_v1_blocks(depth, depth_multiplier=1.0, min_base_depth=8,
         squeeze_excitation if name in chosen else None, topology=preset,
         depth_bottleneck=width, groups=cardinality))
   return blocks
-
-
-def _block_name(block):
-  """3, '3' and 'block3' all name block3."""
-  if isinstance(block, str) and not block.isdigit():
-    return block
-  return 'block%s' % block
 
 
 def make_builder(name, depth, with_se, default_topology=topology_lib.DEFAULT,
@@ -418,17 +412,15 @@ def make_builder(name, depth, with_se, default_topology=topology_lib.DEFAULT,
               scope=name,
               topology=default_topology,
               **se_options):
-    unknown = sorted(set(se_options) - set(SE_OPTION_NAMES))
-    if with_se and unknown:
-      raise TypeError('%s() got unexpected keyword arguments %s; its SE '
-                      'options are %s' % (name, unknown,
-                                          ', '.join(SE_OPTION_NAMES)))
+    unknown = sorted(set(se_options) - set(SE_OPTION_NAMES if with_se else
+                                           ()))
+    if unknown:
+      raise TypeError('%s() got unexpected keyword arguments %s; %s' % (
+          name, unknown, 'its SE options are %s' % ', '.join(SE_OPTION_NAMES)
+          if with_se else 'the SE options (%s) are for the se_* networks' %
+          ', '.join(SE_OPTION_NAMES)))
     if with_se:
       squeeze_excitation, se_blocks = se_spec(**se_options)
-    elif se_options:
-      raise TypeError('%s() got unexpected keyword arguments %s (SE options '
-                      'are for the se_* networks)' % (name,
-                                                      sorted(se_options)))
     else:
       squeeze_excitation, se_blocks = None, None
     blocks = resnet_v1_blocks(depth, depth_multiplier, min_base_depth,
@@ -480,8 +472,8 @@ def se_spec(se_ratio=16, se_use_biases=True, se_placement='standard',
                             se_fc2_bias_init), se_blocks)
 
 
-SE_OPTION_NAMES = ('se_ratio', 'se_use_biases', 'se_placement',
-                   'se_fc2_bias_init', 'se_blocks')
+# The keywords of `se_spec`, as the `nets.options` table lists them.
+SE_OPTION_NAMES = options.SE_NAMES
 
 resnet_v1_14 = _make_builder(14, with_se=False)
 resnet_v1_26 = _make_builder(26, with_se=False)

@@ -93,11 +93,6 @@ NAMES = tuple(TOPOLOGIES)
 # Slim's arrangement, the default of resnet_v1_* and se_resnet_v1_*.
 DEFAULT = 'slim'
 
-# The help text of the scripts' `--topology` flag (one definition for all).
-FLAG_HELP = ('Where the ResNet strides and how its stem pools: %s (default: '
-             'the model\'s; slim for resnet_v1_*/se_resnet_v1_*, torch for '
-             'resnext_*/se_resnext_*).' % ', '.join(NAMES))
-
 
 def get(name):
   """The `Topology` called `name` (a `Topology` passes through).

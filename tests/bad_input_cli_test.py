@@ -14,9 +14,13 @@ import subprocess
 import sys
 import tarfile
 
+import pytest
+
 from tests import bad_records_testlib as bad_records
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
+
+pytestmark = pytest.mark.slow  # runs the scripts in subprocesses
 
 ROOT = train_testlib.ROOT
 # Runs a script as __main__ and reports at exit whether TensorFlow was loaded.

@@ -176,6 +176,7 @@ def test_worth_folding_weighs_output_against_weights():
     assert not batch_norm_folding.worth_folding(tf.zeros([2, 3, 3, 4]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('batch,folded', [(32, 20), (1, 14), (None, 14)])
 def test_resnet_v1_50_folds_the_linear_batch_norms_that_pay(batch, folded):
   """The 20 linear conv + BN of ResNet-50 (16 conv3, 4 shortcuts) feed the

@@ -1,8 +1,12 @@
 """The --batch_norm_decay warning is given only when batch norm's moving
 statistics will be updated by a run too short for them: not when
 --trainable_scopes freezes them, nor when a resumed run has no step left."""
+import pytest
+
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
+
+pytestmark = pytest.mark.slow  # runs the trainer in a subprocess
 
 WARNING = 'averages batch statistics over'
 

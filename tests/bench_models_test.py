@@ -16,6 +16,8 @@ from benchmarks import flops
 from nets.layers import se_tail
 from runtime.tf_compat import tf, v1
 
+pytestmark = pytest.mark.slow  # runs the benchmark in subprocesses
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUNDS = 2
 MATMUL = 128

@@ -18,6 +18,8 @@ from checkpointing import checkpoints
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 
+pytestmark = pytest.mark.slow  # runs the scripts in subprocesses
+
 EVAL_SCRIPT = os.path.join(train_testlib.ROOT, 'eval_image_classifier.py')
 SOURCE_STEPS = 30
 

@@ -5,7 +5,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests import train_testlib
+
+pytestmark = pytest.mark.slow  # runs the trainer in subprocesses
 
 ROOT = train_testlib.ROOT
 

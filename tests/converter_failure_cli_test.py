@@ -5,7 +5,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests import train_testlib
+
+pytestmark = pytest.mark.slow  # runs the converter in subprocesses
 
 SCRIPT = 'download_and_convert_data.py'
 MNIST_FILES = ('train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, '

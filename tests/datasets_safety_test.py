@@ -93,6 +93,7 @@ def test_not_a_tar_is_a_clear_error(tmp_path):
     safe_archive.extract_tar(str(path), str(tmp_path / 'dest'))
 
 
+@pytest.mark.slow
 def test_flowers_converter_refuses_an_escaping_archive(tmp_path):
   jpeg = upstream_fakes.encode_jpeg(np.zeros([8, 8, 3], np.uint8))
   archive = _tar(tmp_path / 'flower_photos.tgz', [

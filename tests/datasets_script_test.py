@@ -5,8 +5,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests import upstream_fakes
+
+pytestmark = pytest.mark.slow  # runs the converter script in subprocesses
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / 'download_and_convert_data.py'

@@ -18,6 +18,8 @@ from evaluation import evaluator
 from runtime import script_util
 from tests import eval_testlib as tl
 
+pytestmark = pytest.mark.slow  # runs the scripts in subprocesses
+
 LOOP_TIMEOUT_SECS = 6
 
 

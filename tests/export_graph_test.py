@@ -18,6 +18,8 @@ from runtime.tf_compat import tf, v1
 from tests import eval_testlib as tl
 from tests import export_testlib
 
+pytestmark = pytest.mark.slow  # exports, then loads in a fresh TF2 process
+
 STYLES = ('slim', 'raw')
 NUM_EXAMPLES = 6
 RTOL = 1e-4  # max |difference| / max |reference|

@@ -86,6 +86,7 @@ def test_keras_style_model_diffs_clean_against_slim_names(damaged):
   assert diff.missing == [MISSING] and diff.unused == [UNUSED]
 
 
+@pytest.mark.slow
 def test_command_line(damaged, tmp_path):
   directory, _ = damaged
   (tmp_path / 'empty').mkdir()

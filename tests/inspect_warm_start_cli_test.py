@@ -5,8 +5,12 @@ import shlex
 import subprocess
 import sys
 
+import pytest
+
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
+
+pytestmark = pytest.mark.slow  # runs the scripts in subprocesses
 
 TINY = ['--depth_multiplier=0.125']
 DROPPED = 'resnet_v1_14/block1/unit_1/bottleneck_v1/conv1/weights'

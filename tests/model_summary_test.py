@@ -118,6 +118,7 @@ def test_se_resnet_v1_50_reduction_ratios(ratio, paper_millions):
   assert abs(summary.mparams - paper_millions) <= 0.1 + 1e-9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('model_name,millions', [('se_resnet_v1_101', 49.3),
                                                  ('se_resnet_v1_152', 66.8)])
 def test_deeper_se_resnets(model_name, millions):
@@ -141,6 +142,7 @@ def test_styles_count_the_same():
   assert counts[0].se_params > 0
 
 
+@pytest.mark.slow
 def test_unknown_shapes_and_scopes_are_clear_errors():
   with tf.Graph().as_default() as graph:
     images = v1.placeholder(tf.float32, [None, 32, 32, 3])
@@ -161,6 +163,7 @@ def _run_cli(*args):
       capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.mark.slow
 def test_command_line():
   args = ['--model_name=se_resnet_v1_14', '--style=raw', '--image_size=64',
           '--num_classes=10', '--depth_multiplier=0.125', '--se_ratio=8',

@@ -3,10 +3,12 @@ import inspect
 import subprocess
 import sys
 
-from modeling import model_config
+import pytest
+
 from nets import layers
 from nets import names
 from nets import nets_factory
+from nets import options
 from nets import resnet_v1
 from preprocessing import names as preprocessing_names
 from preprocessing import preprocessing_factory
@@ -20,7 +22,8 @@ def test_network_names_styles_and_options_agree():
     assert names.has_depth_multiplier(name) == accepts, name
   for style in names.STYLES:
     layers.get(style)  # imports the style's module
-  assert set(model_config.SE_OPTION_NAMES) == set(resnet_v1.SE_OPTION_NAMES)
+  assert set(options.SE_NAMES) == set(inspect.signature(
+      resnet_v1.se_spec).parameters)
   for name in names.NETWORK_NAMES:
     preprocessing_factory.get_preprocessing(name)  # every network has one
 
@@ -31,6 +34,7 @@ def test_preprocessing_names_map_to_their_functions():
             preprocessing_factory.STYLE_FNS[style])
 
 
+@pytest.mark.slow
 def test_flag_modules_import_without_tensorflow():
   code = ('import sys\n'
           'from training import flags, config\n'

@@ -124,6 +124,7 @@ def test_use_batch_norm_false(style):
   assert len(biases) == len(convs) > 10
 
 
+@pytest.mark.slow
 def test_import_is_quiet_and_leaves_eager_mode_on():
   """Importing the factory prints nothing (no C++ start-up lines) and leaves
   eager mode on."""

@@ -21,6 +21,8 @@ from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 from training import scopes
 
+pytestmark = pytest.mark.slow  # runs the scripts in subprocesses
+
 EVAL_SCRIPT = os.path.join(train_testlib.ROOT, 'eval_image_classifier.py')
 
 

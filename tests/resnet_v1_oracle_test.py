@@ -23,6 +23,8 @@ from nets import resnet_v1
 from tests import resnet_testlib as lib
 from tf_slim.nets import resnet_v1 as oracle_resnet_v1  # Test oracle only.
 
+pytestmark = pytest.mark.slow  # full-size networks against tf_slim
+
 v1 = tf.compat.v1
 
 DEPTHS = (50, 101)

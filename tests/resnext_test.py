@@ -103,6 +103,7 @@ def _grouped_step(style):
       return session.run([y] + gradients)
 
 
+@pytest.mark.slow
 def test_grouped_gradients_without_onednn():
   """TF's CPU kernels without oneDNN have no grouped conv gradients; the
   layers then split the conv per group (nets.layers.grouped): the same
@@ -243,6 +244,7 @@ def test_styles_agree(tmp_path, name):
                                           logits['slim']) <= 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['torch', 'caffe_resnext'])
 def test_keras_model_of_a_resnext(tmp_path, name):
   """The eager tf_keras.Model (stock `Conv2D(groups=...)`, the stem pool's
@@ -274,6 +276,7 @@ def test_keras_model_of_a_resnext(tmp_path, name):
   assert np.abs(kernel.numpy() - before).max() > 0
 
 
+@pytest.mark.slow
 def test_model_summary_command_line():
   result = subprocess.run(
       [sys.executable, '-m', 'diagnostics.model_summary',

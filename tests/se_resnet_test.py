@@ -191,6 +191,7 @@ def test_option_errors_are_clear():
                                   style='raw')
 
 
+@pytest.mark.slow
 def test_oracle_full_size_se_resnet_v1_50(tmp_path):
   """se_resnet_v1_50 computes tf_slim's resnet_v1_50 when its SE gates are 1.
 

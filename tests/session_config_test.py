@@ -77,6 +77,7 @@ with tf.Graph().as_default():
 '''
 
 
+@pytest.mark.slow
 def test_bfc_allocator_stops_per_step_page_faults():
   """With the BFC pool a 25 MB op's output is not faulted in on every run.
 

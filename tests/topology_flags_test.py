@@ -16,6 +16,8 @@ from runtime.tf_compat import tf
 from training import config as config_lib
 from training import errors
 
+pytestmark = pytest.mark.slow  # runs the scripts in subprocesses
+
 v1 = tf.compat.v1
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -328,6 +328,7 @@ def _assert_one_error_line(result, code, message):
   assert re.search(message, lines[0]), lines[0]
 
 
+@pytest.mark.slow
 def test_cli_converts_a_legacy_file(tmp_path):
   source = _write(tmp_path, _state(), name='se_resnet14-0123abcd.pth')
   prefix = _out(tmp_path)
@@ -341,6 +342,7 @@ def test_cli_converts_a_legacy_file(tmp_path):
   assert len(_checkpoint(prefix)) == 103
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_pickle_that_calls_os_system(tmp_path):
   marker = tmp_path / 'pwned'
   source = str(tmp_path / 'evil.pth')
@@ -356,6 +358,7 @@ def test_cli_refuses_a_pickle_that_calls_os_system(tmp_path):
   assert os.listdir(os.path.dirname(prefix)) == []
 
 
+@pytest.mark.slow
 def test_cli_truncated_file(tmp_path):
   source = _write(tmp_path, _state(), 'zip')
   with open(source, 'rb') as f:
@@ -367,6 +370,7 @@ def test_cli_truncated_file(tmp_path):
                          r'archive' % source)
 
 
+@pytest.mark.slow
 def test_cli_wrong_family_and_mismatched_model_name(tmp_path):
   source = _write(tmp_path, _state(), 'safetensors', 'model.safetensors')
   result = _run('--input=' + source, '--output=' + _out(tmp_path),
@@ -379,6 +383,7 @@ def test_cli_wrong_family_and_mismatched_model_name(tmp_path):
   assert os.listdir(str(tmp_path / 'out')) == []
 
 
+@pytest.mark.slow
 def test_cli_command_line_errors_exit_2(tmp_path):
   for args, message in (
       (['--input=x.pth'], r'^error: --input and --output are required$'),

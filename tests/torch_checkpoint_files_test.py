@@ -85,6 +85,7 @@ def test_bfloat16_storages_widen_to_float32(tmp_path, fmt):
   np.testing.assert_array_equal(got, values)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('fmt', TORCH_FORMATS)
 def test_a_pickle_calling_os_system_is_refused_and_nothing_runs(tmp_path,
                                                                 fmt):

@@ -20,6 +20,8 @@ from runtime.tf_compat import tf
 from torch_checkpoints import convert
 from torch_checkpoints import sidecar as sidecar_lib
 
+pytestmark = pytest.mark.slow  # converted networks in every style
+
 v1 = tf.compat.v1
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)),

@@ -20,6 +20,8 @@ from tests import export_testlib
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 
+pytestmark = pytest.mark.slow  # runs the scripts in subprocesses
+
 ROOT = train_testlib.ROOT
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'torch')
 FIXTURE = 'timm_seresnet_14'  # se_resnet_v1_14, topology torch, 10 classes

@@ -7,12 +7,16 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import numpy as np
 
 from runtime.tf_compat import tf
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 from training import scopes
+
+pytestmark = pytest.mark.slow  # runs the trainer in subprocesses
 
 
 def _error_lines(proc):

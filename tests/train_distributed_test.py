@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import numpy as np
 
 from deployment import launch_local
@@ -21,6 +23,8 @@ from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 from training import config as config_lib
 from training import errors
 from training import scopes
+
+pytestmark = pytest.mark.slow  # several training processes on loopback
 
 ROOT = train_testlib.ROOT
 SUMMARY = re.compile(r'worker (\d) of (\d)[^:]*: ran (\d+) steps, global step '

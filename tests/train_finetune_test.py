@@ -11,6 +11,8 @@ from runtime.tf_compat import tf
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 
+pytestmark = pytest.mark.slow  # runs the trainer in subprocesses
+
 # A ResNet-14 with every bottleneck 8 wide: the structure, small and fast.
 TINY = dict(depth_multiplier=0.125)
 

@@ -21,16 +21,11 @@ from datasets import dataset_factory
 from deployment import cluster as cluster_lib
 from modeling import model_config as model_config_lib
 from nets import names
-from nets import topology as topology_lib
+from nets import options as options_lib
 from preprocessing import names as preprocessing_names
 from training import errors
 from training import learning_rate as learning_rate_lib
 from training import optimizers
-
-# SE keywords of the se_resnet_v1_* builders, and the arg-scope options.
-SE_FIELDS = ('se_ratio', 'se_use_biases', 'se_placement', 'se_fc2_bias_init',
-             'se_blocks')
-BATCH_NORM_FIELDS = ('batch_norm_decay', 'batch_norm_epsilon')
 
 
 def default_intra_op_threads():
@@ -42,8 +37,13 @@ def default_intra_op_threads():
 
 
 @dataclasses.dataclass
-class TrainConfig:
-  """One training run. See `training/flags.py` for each field's help."""
+class TrainConfig(options_lib.OptionFields):
+  """One training run. See `training/flags.py` for each field's help.
+
+  The model options (`depth_multiplier`, `se_ratio`, `topology`, ...) are
+  inherited fields, one per row of `nets.options` (None: the builder's
+  default).
+  """
   # Dataset and model.
   dataset_name: str = 'imagenet'
   dataset_split_name: str = 'train'
@@ -62,15 +62,6 @@ class TrainConfig:
   # (`modeling.model_flags.apply_checkpoint_sidecar`).
   preprocessing_options: Optional[dict] = None
   layer_style: str = names.DEFAULT_STYLE
-  depth_multiplier: Optional[float] = None
-  se_ratio: Optional[int] = None
-  se_use_biases: Optional[bool] = None
-  se_placement: Optional[str] = None
-  se_fc2_bias_init: Optional[float] = None
-  se_blocks: Optional[Tuple[str, ...]] = None
-  batch_norm_decay: Optional[float] = None
-  batch_norm_epsilon: Optional[float] = None
-  topology: Optional[str] = None
   # Optimization.
   weight_decay: float = 0.00004
   optimizer: str = 'rmsprop'
@@ -152,17 +143,10 @@ class TrainConfig:
         job_name=self.job_name, task=self.task, environ=environ)
 
   def model_options(self):
-    """Builder and arg-scope keywords for `nets_factory.get_network_fn`."""
-    options = {}
-    for name in SE_FIELDS + BATCH_NORM_FIELDS + ('depth_multiplier',
-                                                 'topology'):
-      value = getattr(self, name)
-      if value is not None:
-        options[name] = value
-    if 'se_blocks' in options:  # '3' -> 3; 'block3' stays.
-      options['se_blocks'] = [int(b) if str(b).isdigit() else b
-                              for b in options['se_blocks']]
-    return options
+    """Builder and arg-scope keywords for `nets_factory.get_network_fn`:
+    the model options that are set, e.g. {'se_ratio': 8}."""
+    return options_lib.from_values({name: getattr(self, name)
+                                    for name in options_lib.NAMES})
 
   def model_config(self):
     """The `model_builder.ModelConfig` evaluation and export share.
@@ -242,37 +226,10 @@ class TrainConfig:
     return self
 
   def _check_model_options(self):
-    options = self.model_options()
-    se_given = sorted(set(options) & set(SE_FIELDS))
-    _check(not se_given or names.is_se_network(self.model_name),
-           '%s: %s has no squeeze-and-excitation blocks; use an se_* model '
-           '(e.g. se_%s)' % (', '.join('--' + s for s in se_given),
-                             self.model_name, self.model_name))
-    if self.depth_multiplier is not None:
-      _check(names.has_depth_multiplier(self.model_name),
-             '--depth_multiplier: %s has no depth multiplier (ResNets do)' %
-             self.model_name)
-      _check(self.depth_multiplier > 0,
-             '--depth_multiplier must be > 0, got %r' % self.depth_multiplier)
-    if self.topology is not None:
-      _check(self.topology in topology_lib.NAMES,
-             '--topology: unknown topology %r; valid topologies: %s' %
-             (self.topology, ', '.join(topology_lib.NAMES)))
-      _check(names.has_topology(self.model_name),
-             '--topology: %s has no topology (the ResNets have)' %
-             self.model_name)
-    if self.se_placement is not None:
-      _check(self.se_placement in names.SE_PLACEMENTS,
-             '--se_placement: unknown placement %r; valid placements: %s' %
-             (self.se_placement, ', '.join(names.SE_PLACEMENTS)))
-    if self.se_ratio is not None:
-      _check(self.se_ratio >= 1, '--se_ratio must be >= 1, got %r' %
-             self.se_ratio)
-    if self.se_blocks is not None:
-      valid = {'1', '2', '3', '4', 'block1', 'block2', 'block3', 'block4'}
-      bad = [b for b in self.se_blocks if str(b) not in valid]
-      _check(not bad, '--se_blocks: unknown blocks %s; valid: 1-4 or '
-             'block1..block4' % bad)
+    try:
+      options_lib.check(self.model_name, self.model_options(), prefix='--')
+    except ValueError as e:
+      raise errors.ConfigError(str(e)) from None
 
   def _check_deployment(self, environ):
     """Checks the clone and cluster flags; returns the `ClusterConfig`."""
@@ -332,13 +289,10 @@ class TrainConfig:
     _check(self.num_epochs_per_decay > 0,
            '--num_epochs_per_decay must be > 0, got %r' %
            self.num_epochs_per_decay)
-    for name in ('moving_average_decay', 'batch_norm_decay'):
-      value = getattr(self, name)
-      _check(value is None or 0 < value < 1,
-             '--%s must be in (0, 1), got %r' % (name, value))
-    _check(self.batch_norm_epsilon is None or self.batch_norm_epsilon > 0,
-           '--batch_norm_epsilon must be > 0, got %r' %
-           self.batch_norm_epsilon)
+    _check(self.moving_average_decay is None or
+           0 < self.moving_average_decay < 1,
+           '--moving_average_decay must be in (0, 1), got %r' %
+           self.moving_average_decay)
     _check(self.log_every_n_steps >= 1, '--log_every_n_steps must be >= 1')
     _check(self.save_interval_steps is None or self.save_interval_steps >= 1,
            '--save_interval_steps must be >= 1')

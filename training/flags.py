@@ -10,6 +10,7 @@ Names (models, datasets, optimizers, ...) are checked by
     config = config_from_flags(FLAGS)   # in main
 """
 import dataclasses
+import functools
 
 from absl import flags
 
@@ -18,14 +19,34 @@ from training import config as config_lib
 
 
 def define_flags(flag_values=flags.FLAGS):
-  """Defines the training flags on `flag_values`."""
-  fv = dict(flag_values=flag_values)
-  define_string = lambda *a: flags.DEFINE_string(*a, **fv)
-  define_integer = lambda *a: flags.DEFINE_integer(*a, **fv)
-  define_float = lambda *a: flags.DEFINE_float(*a, **fv)
-  define_bool = lambda *a: flags.DEFINE_boolean(*a, **fv)
+  """Defines the training flags on `flag_values`, group by group.
 
-  # Dataset and model.
+  Example:
+    define_flags(flags.FLAGS)   # at import of train_image_classifier.py
+  """
+  define_data_flags(flag_values)
+  # The model flags the scripts share (train, eval, export): model_name,
+  # layer_style, preprocessing_name, labels_offset, use_grayscale and one
+  # per model option of `nets.options`.
+  model_flags.define_model_flags(flag_values=flag_values)
+  define_optimizer_flags(flag_values)
+  define_learning_rate_flags(flag_values)
+  define_fine_tuning_flags(flag_values)
+  define_runtime_flags(flag_values)
+  define_deployment_flags(flag_values)
+
+
+def _definers(flag_values):
+  """DEFINE_string, _integer, _float and _boolean bound to `flag_values`."""
+  return tuple(
+      functools.partial(define, flag_values=flag_values)
+      for define in (flags.DEFINE_string, flags.DEFINE_integer,
+                     flags.DEFINE_float, flags.DEFINE_boolean))
+
+
+def define_data_flags(flag_values):
+  """The dataset, batch and input pipeline flags."""
+  define_string, define_integer, _, define_bool = _definers(flag_values)
   define_string('dataset_name', 'imagenet', 'The name of the dataset to load.')
   define_string('dataset_split_name', 'train', 'The split to train on.')
   define_string('dataset_dir', None,
@@ -46,13 +67,11 @@ def define_flags(flag_values=flags.FLAGS):
               'undecodable images, labels out of range), with a count in '
               'the log; default: a bad record stops the run with an error '
               'naming its file and index.')
-  # The model flags the scripts share (train, eval, export): model_name,
-  # layer_style, preprocessing_name, labels_offset, use_grayscale,
-  # depth_multiplier, se_ratio, se_use_biases, se_placement, se_fc2_bias_init,
-  # se_blocks, batch_norm_decay, batch_norm_epsilon.
-  model_flags.define_model_flags(flag_values=flag_values)
 
-  # Optimization.
+
+def define_optimizer_flags(flag_values):
+  """The optimizer, its hyper-parameters and the weight decay."""
+  define_string, _, define_float, _ = _definers(flag_values)
   define_float('weight_decay', 0.00004,
                'The weight decay on the model weights.')
   define_string('optimizer', 'rmsprop', 'adadelta, adagrad, adam, ftrl, '
@@ -74,7 +93,10 @@ def define_flags(flag_values=flags.FLAGS):
   define_float('rmsprop_momentum', 0.9, 'Momentum.')
   define_float('rmsprop_decay', 0.9, 'Decay term for RMSProp.')
 
-  # Learning rate.
+
+def define_learning_rate_flags(flag_values):
+  """The learning rate schedule, label smoothing and moving averages."""
+  define_string, _, define_float, _ = _definers(flag_values)
   define_string('learning_rate_decay_type', 'exponential',
                 'How the learning rate decays: fixed, exponential or '
                 'polynomial.')
@@ -90,7 +112,10 @@ def define_flags(flag_values=flags.FLAGS):
                'The decay of the weights\' moving averages (saved in the '
                'checkpoint); None: no moving averages.')
 
-  # Fine-tuning.
+
+def define_fine_tuning_flags(flag_values):
+  """The checkpoint to warm-start from and what to restore and train."""
+  define_string, _, _, define_bool = _definers(flag_values)
   define_string('checkpoint_path', None, 'The checkpoint (file prefix or '
                 'directory) to fine-tune from; used only when --train_dir '
                 'has no checkpoint yet.')
@@ -109,7 +134,11 @@ def define_flags(flag_values=flags.FLAGS):
               '--trainable_scopes, also update the batch norm statistics of '
               'the frozen layers (Slim did); default: frozen means frozen.')
 
-  # Runtime.
+
+def define_runtime_flags(flag_values):
+  """Where and how often to save and log, divergence, threads and seed."""
+  define_string, define_integer, define_float, define_bool = _definers(
+      flag_values)
   define_string('train_dir', '/tmp/tfmodel/',
                 'Directory where checkpoints and event logs are written to.')
   define_integer('log_every_n_steps', 10,
@@ -134,7 +163,10 @@ def define_flags(flag_values=flags.FLAGS):
                  'parallel (default 1, measured fastest on CPU).')
   define_integer('random_seed', None, '(ours) Graph and input seed.')
 
-  # Deployment: clones on one worker; parameter servers and workers.
+
+def define_deployment_flags(flag_values):
+  """Clones on one worker; parameter servers and workers (a cluster)."""
+  define_string, define_integer, _, define_bool = _definers(flag_values)
   define_integer('num_clones', 1, 'Number of model clones on this worker, '
                  'each on --batch_size examples; gradients are averaged.')
   define_bool('clone_on_cpu', False, 'Use CPUs to deploy clones.')
@@ -167,6 +199,4 @@ def config_from_flags(flag_values=flags.FLAGS):
       values.get('checkpoint_exclude_scopes'))
   values['trainable_scopes'] = config_lib.split_scopes(
       values.get('trainable_scopes'))
-  if values.get('se_blocks') is not None:
-    values['se_blocks'] = tuple(values['se_blocks'])
   return config_lib.TrainConfig(**values)
