@@ -139,7 +139,10 @@ def _load():
     logging.warning('The SE tail op could not be built or loaded; the SE '
                     'blocks use TensorFlow ops (slower). %s', e)
     return None
-  tf.RegisterGradient('SlimSenetScaleAddRelu')(_scale_add_relu_gradient)
+  try:
+    tf.RegisterGradient('SlimSenetScaleAddRelu')(_scale_add_relu_gradient)
+  except KeyError:  # Registered by an earlier load in this process.
+    pass
   return loaded
 
 
