@@ -27,7 +27,7 @@ ONEDNN_TESTS := tests/batch_norm_folding_test.py tests/resnet_styles_test.py \
 # overrides). Optional: without it the SE blocks use TensorFlow's ops, and the
 # library is also built on first use. SLIM_SENET_CUSTOM_OPS=0 skips it.
 kernels: venv
-	$(PY) -m nets.layers.se_tail || echo "kernels: not built; the SE blocks will use TensorFlow's ops"
+	$(PY) -c 'from nets.layers import se_tail; print(se_tail.build())' || echo "kernels: not built; the SE blocks will use TensorFlow's ops"
 
 test: venv kernels
 	$(PY) -m pytest -q tests

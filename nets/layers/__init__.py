@@ -25,6 +25,15 @@ inference batch norm into the convolution where that pays, in whichever style
 built it (`nets.layers.batch_norm_folding`; `fold_batch_norm=False` in
 `arg_scope` keeps Slim's Conv2D -> FusedBatchNorm op for op).
 
+SE blocks in a graph: `squeeze_excitation(..., addend=shortcut)` is a
+residual unit's whole tail, relu(x * gates + shortcut), run as one compiled op
+where it can (`nets.layers.se_tail`; `custom_ops=False` writes TensorFlow's
+ops, as exported graphs must); `squeeze_before` squeezes a 1x1 conv's input
+instead of its output in inference; `se_gradient` ('one_pass' or 'autodiff')
+chooses the block's gradient. `arg_scope(..., se_gradient=, custom_ops=)` or
+`slim.arg_scope([squeeze_excitation], ...)` set them; see
+docs/performance.md.
+
 Example:
 
     from nets import layers
@@ -242,6 +251,11 @@ def squeeze_excitation(inputs, ratio=16, use_biases=True, fc2_bias_init=0.0,
   ops (`nets.layers.se_tail`; TensorFlow's ops where the library is not
   available). `layers.arg_scope` sets `se_gradient` and `custom_ops`.
 
+  Example (a residual unit's SE tail, TensorFlow's ops only):
+
+    with slim.arg_scope([layers.squeeze_excitation], custom_ops=False):
+      output = layers.squeeze_excitation(residual, ratio=16, addend=shortcut)
+
   Args:
     inputs: [N, H, W, C] tensor.
     ratio: reduction ratio r.
@@ -312,6 +326,13 @@ def squeeze_before(inputs, layer, output_channels, is_training=True,
   second time on the [N, 1, 1, C_in] mean, which costs a read of its
   weights, so this pays only when the output it saves reading is larger:
   3 * N * H * W > output_channels (N = 1 when unknown).
+
+  Example (see `nets.resnet_v1.bottleneck`):
+
+    squeezed = layers.squeeze_before(
+        h, lambda pooled: conv3_again(pooled), depth)  # None: squeeze later
+    out = layers.squeeze_excitation(conv3(h), addend=shortcut,
+                                    squeezed=squeezed)
 
   Args:
     inputs: [N, H, W, C_in], the layer's input.

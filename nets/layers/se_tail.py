@@ -10,7 +10,7 @@ The library is compiled on first use against the installed TensorFlow
 (`tf.sysconfig` compile and link flags, the machine's C++ compiler) into a
 cache directory keyed by the TensorFlow version and a hash of the source and
 flags, so concurrent processes share one build (a file lock serialises them).
-`make kernels` builds it ahead of time (`python -m nets.layers.se_tail`).
+`make kernels` builds it ahead of time (`build()`).
 Where it cannot be built or loaded (no compiler, no headers), `library()`
 returns None, the log says so once and the callers use TensorFlow's ops.
 
@@ -31,7 +31,6 @@ import logging
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 import threading
 
@@ -196,13 +195,3 @@ def channel_affine(x, scale, shift):
     return library().slim_senet_channel_affine(x, scale, shift)
   return (x * scale[:, tf.newaxis, tf.newaxis, :] +
           shift[:, tf.newaxis, tf.newaxis, :])
-
-
-def main(argv):
-  """`python -m nets.layers.se_tail`: builds the library, prints its path."""
-  del argv
-  print(build())
-
-
-if __name__ == '__main__':
-  main(sys.argv)
