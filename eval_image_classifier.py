@@ -115,8 +115,12 @@ def eval_config_from_flags():
 def _print(result):
   metrics = {k: float('nan') if v is None else v
              for k, v in result['metrics'].items()}
-  print('step %s: accuracy %.4f recall@5 %.4f loss %.4f on %d examples of '
-        '%s/%s (%s)' % (result['global_step'], metrics['accuracy'],
+  # A converted checkpoint has no global step: the line then starts at the
+  # accuracy instead of saying 'step None'.
+  step = result['global_step']
+  print('%saccuracy %.4f recall@5 %.4f loss %.4f on %d examples of '
+        '%s/%s (%s)' % ('' if step is None else 'step %s: ' % step,
+                        metrics['accuracy'],
                         metrics['recall_at_5'], metrics['loss'],
                         result['num_examples'], result['dataset']['name'],
                         result['dataset']['split'],

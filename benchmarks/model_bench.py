@@ -619,6 +619,20 @@ _KIND_LABELS = {
 
 def format_report(results):
   """Markdown tables: one per phase, the targets, and the memory."""
+  lines = _header_lines(results)
+  lines += _peer_lines(results['phases'])
+  for phase in results['phases']:
+    lines += _phase_lines(phase)
+  lines += _target_lines(results['targets'])
+  if results['memory']:
+    lines += _memory_lines(results['memory'])
+  if results['skipped']:
+    lines += ['', 'Not measured: %s.' % '; '.join(results['skipped'])]
+  return '\n'.join(lines)
+
+
+def _header_lines(results):
+  """The machine, the session settings, the load and how to read the figures."""
   machine = results['machine']
   settings = results['settings']
   lines = [
@@ -647,7 +661,13 @@ def format_report(results):
   if settings.get('topology'):
     lines += ['', 'Our networks are built with topology %r.' %
               settings['topology']]
-  for phase in results['phases']:
+  return lines
+
+
+def _peer_lines(phases):
+  """One sentence per PyTorch peer variant: its versions and settings."""
+  lines = []
+  for phase in phases:
     for name, record in phase['variants'].items():
       info = record.get('peer_info')
       if info:
@@ -661,60 +681,70 @@ def format_report(results):
                                  '%s %.3f s/step' % kv
                                  for kv in sorted(trials.items()))
                              if trials else '')]
-  for phase in results['phases']:
-    lines += ['', '### batch %d, %dx%d, %s (%d rounds, load %s -> %s)' % (
-        phase['batch_size'], phase['image_size'], phase['image_size'],
-        phase['mode'], phase['rounds'],
-        _load_text(phase['load_average_start']),
-        _load_text(phase['load_average_end'])), '',
-              '| variant | images/s | GMAC/image | GFLOP/s | of ceiling |',
-              '|---|---|---|---|---|']
-    for name, record in phase['variants'].items():
-      if record['kind'] in model_variants.CEILINGS:
-        lines.append('| %s (ceiling) | | | %s | |' % (
-            name, _stats_text(record['gflops'], '%.1f')))
-        continue
-      lines.append('| %s | %s | %.3f | %s | %s |' % (
-          name, _stats_text(record['images_per_second'], '%.2f'),
-          record['multiply_adds_per_image'] / 1e9,
-          _stats_text(record['gflops'], '%.1f'),
-          _stats_text(record['ceiling_fraction'], '%.2f')))
-    lines += ['', '| comparison | what | median [min, max] | best rounds | '
-              'target | compute ops that differ |',
-              '|---|---|---|---|---|---|']
-    for c in phase['comparisons']:
-      if c['kind'] == 'ceiling_fraction':
-        continue  # In the table above.
-      lines.append('| %s / %s | %s | %s | %.3f | %s | %s |' % (
-          c['numerator'], c['denominator'], _KIND_LABELS[c['kind']],
-          _stats_text(c, '%.3f'), c['best_round_ratio'], _target_text(c),
-          _differences_text(c['op_type_differences'])))
-  lines += ['', '### Targets (batch %s at %d; ceiling at batch %d)' % (
+  return lines
+
+
+def _phase_lines(phase):
+  """A phase's heading, its variants table and its comparisons table."""
+  lines = ['', '### batch %d, %dx%d, %s (%d rounds, load %s -> %s)' % (
+      phase['batch_size'], phase['image_size'], phase['image_size'],
+      phase['mode'], phase['rounds'],
+      _load_text(phase['load_average_start']),
+      _load_text(phase['load_average_end'])), '',
+           '| variant | images/s | GMAC/image | GFLOP/s | of ceiling |',
+           '|---|---|---|---|---|']
+  for name, record in phase['variants'].items():
+    if record['kind'] in model_variants.CEILINGS:
+      lines.append('| %s (ceiling) | | | %s | |' % (
+          name, _stats_text(record['gflops'], '%.1f')))
+      continue
+    lines.append('| %s | %s | %.3f | %s | %s |' % (
+        name, _stats_text(record['images_per_second'], '%.2f'),
+        record['multiply_adds_per_image'] / 1e9,
+        _stats_text(record['gflops'], '%.1f'),
+        _stats_text(record['ceiling_fraction'], '%.2f')))
+  lines += ['', '| comparison | what | median [min, max] | best rounds | '
+            'target | compute ops that differ |',
+            '|---|---|---|---|---|---|']
+  for c in phase['comparisons']:
+    if c['kind'] == 'ceiling_fraction':
+      continue  # In the table above.
+    lines.append('| %s / %s | %s | %s | %.3f | %s | %s |' % (
+        c['numerator'], c['denominator'], _KIND_LABELS[c['kind']],
+        _stats_text(c, '%.3f'), c['best_round_ratio'], _target_text(c),
+        _differences_text(c['op_type_differences'])))
+  return lines
+
+
+def _target_lines(targets):
+  """The targets table."""
+  lines = ['', '### Targets (batch %s at %d; ceiling at batch %d)' % (
       ' and '.join(map(str, TARGET_BATCH_SIZES)), TARGET_IMAGE_SIZE,
       CEILING_TARGET_BATCH_SIZE), '',
-            '| shape | mode | comparison | median [min, max] | best rounds | '
-            'target |', '|---|---|---|---|---|---|']
-  for t in results['targets']:
+           '| shape | mode | comparison | median [min, max] | best rounds | '
+           'target |', '|---|---|---|---|---|---|']
+  for t in targets:
     best = t.get('best_round_ratio')
     lines.append('| %dx%d | %s | %s / %s | %s | %s | %s |' % (
         t['batch_size'], t['image_size'], t['mode'], t['numerator'],
         t['denominator'], _stats_text(t, '%.3f'),
         '' if best is None else '%.3f' % best, _target_text(t)))
-  if results['memory']:
-    modes = [m for m in model_variants.MODES
-             if '%s_peak_mb' % m in results['memory'][0]]
-    lines += ['', '### Peak resident memory (MB; a fresh process per row, '
-              'forward then train)', '',
-              '| shape | variant | after imports | %s |' % ' | '.join(
-                  'peak after %s' % m for m in modes),
-              '|---|---|---|%s' % ('---|' * len(modes))]
-    for m in results['memory']:
-      lines.append('| %dx%d | %s | %.0f | %s |' % (
-          m['batch_size'], m['image_size'], m['variant'], m['baseline_mb'],
-          ' | '.join('%.0f' % m['%s_peak_mb' % mode] for mode in modes)))
-  if results['skipped']:
-    lines += ['', 'Not measured: %s.' % '; '.join(results['skipped'])]
-  return '\n'.join(lines)
+  return lines
+
+
+def _memory_lines(memory):
+  """The peak resident memory table (a fresh process per row)."""
+  modes = [m for m in model_variants.MODES if '%s_peak_mb' % m in memory[0]]
+  lines = ['', '### Peak resident memory (MB; a fresh process per row, '
+           'forward then train)', '',
+           '| shape | variant | after imports | %s |' % ' | '.join(
+               'peak after %s' % m for m in modes),
+           '|---|---|---|%s' % ('---|' * len(modes))]
+  for m in memory:
+    lines.append('| %dx%d | %s | %.0f | %s |' % (
+        m['batch_size'], m['image_size'], m['variant'], m['baseline_mb'],
+        ' | '.join('%.0f' % m['%s_peak_mb' % mode] for mode in modes)))
+  return lines
 
 
 def _differences_text(differences, limit=4):

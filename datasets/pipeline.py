@@ -40,6 +40,7 @@ the count of bad ones is logged, and they are left out. The normal path runs
 no Python per record.
 """
 import collections
+import dataclasses
 import os
 
 from absl import logging
@@ -189,35 +190,78 @@ def make_dataset(dataset,
   Example:
     ds = make_dataset(dataset, 100, fn, 32, is_training=False)
   """
+  height, width = _image_size(image_size)
+  _check_arguments(batch_size, num_shards, shard_index, preprocess_fn, height)
+  choices = _Choices.resolve(
+      dataset, batch_size, is_training, num_epochs=num_epochs,
+      shuffle=shuffle, drop_remainder=drop_remainder,
+      deterministic=deterministic, shuffle_buffer_size=shuffle_buffer_size,
+      skip_bad_records=skip_bad_records)
+  files = list_files(dataset, check_records=check_records and
+                     not choices.skip_bad_records)
+  ds = _read_records(dataset, files, choices, seed, cycle_length, num_shards,
+                     shard_index)
+  ds = _shuffle_and_repeat(ds, choices, seed)
+  return _decode_and_batch(ds, dataset.decoder, preprocess_fn, (height, width),
+                           batch_size, choices, num_parallel_calls,
+                           prefetch_buffer_size)
+
+
+def _check_arguments(batch_size, num_shards, shard_index, preprocess_fn,
+                     height):
   if batch_size < 1:
     raise ValueError('batch_size must be >= 1, got %r' % batch_size)
   if not 0 <= shard_index < num_shards:
     raise ValueError('shard_index %r not in [0, %r)' % (shard_index,
                                                        num_shards))
-  height, width = _image_size(image_size)
   if preprocess_fn is not None and height is None:
     raise ValueError('image_size is needed with a preprocess_fn')
-  if num_epochs is None:
-    num_epochs = REPEAT_FOREVER if is_training else 1
-  if num_epochs != REPEAT_FOREVER and num_epochs < 1:
-    raise ValueError('num_epochs must be >= 1 or REPEAT_FOREVER, got %r' %
-                     num_epochs)
-  shuffle = is_training if shuffle is None else shuffle
-  drop_remainder = is_training if drop_remainder is None else drop_remainder
-  deterministic = (not is_training) if deterministic is None else deterministic
-  if shuffle_buffer_size is None:
-    shuffle_buffer_size = min(dataset.num_samples, max(1024, 16 * batch_size))
-  shuffle_buffer_size = max(1, shuffle_buffer_size)
 
-  if skip_bad_records is None:
-    skip_bad_records = getattr(dataset, 'skip_bad_records', False)
-  decoder = dataset.decoder
-  files = list_files(dataset, check_records=check_records and
-                     not skip_bad_records)
 
+@dataclasses.dataclass(frozen=True)
+class _Choices:
+  """`make_dataset`'s arguments that default by `is_training`, resolved."""
+  num_epochs: int
+  shuffle: bool
+  drop_remainder: bool
+  deterministic: bool
+  shuffle_buffer_size: int
+  skip_bad_records: bool
+
+  @classmethod
+  def resolve(cls, dataset, batch_size, is_training, num_epochs, shuffle,
+              drop_remainder, deterministic, shuffle_buffer_size,
+              skip_bad_records):
+    if num_epochs is None:
+      num_epochs = REPEAT_FOREVER if is_training else 1
+    if num_epochs != REPEAT_FOREVER and num_epochs < 1:
+      raise ValueError('num_epochs must be >= 1 or REPEAT_FOREVER, got %r' %
+                       num_epochs)
+    if shuffle_buffer_size is None:
+      shuffle_buffer_size = min(dataset.num_samples,
+                                max(1024, 16 * batch_size))
+    if skip_bad_records is None:
+      skip_bad_records = getattr(dataset, 'skip_bad_records', False)
+    return cls(
+        num_epochs=num_epochs,
+        shuffle=is_training if shuffle is None else shuffle,
+        drop_remainder=(is_training if drop_remainder is None else
+                        drop_remainder),
+        deterministic=((not is_training) if deterministic is None else
+                       deterministic),
+        shuffle_buffer_size=max(1, shuffle_buffer_size),
+        skip_bad_records=skip_bad_records)
+
+
+def _read_records(dataset, files, choices, seed, cycle_length, num_shards,
+                  shard_index):
+  """The serialized records of `files`: this worker's shard of the files
+  (or, with fewer files than shards, of the records), the file order
+  shuffled, several files read at once (`interleave`); with
+  `skip_bad_records`, the bad records left out."""
   shard_records = num_shards > 1 and len(files) < num_shards
-  if skip_bad_records:
-    ds = _good_records(dataset, files, decoder)
+  if choices.skip_bad_records:
+    ds = _good_records(dataset, files, dataset.decoder)
     read = _read_good_records
   elif len(files) == 1:
     ds = tf.data.TFRecordDataset(files, buffer_size=_READ_BUFFER_BYTES)
@@ -225,26 +269,38 @@ def make_dataset(dataset,
     ds = tf.data.Dataset.from_tensor_slices(files)
     read = lambda path: tf.data.TFRecordDataset(
         path, buffer_size=_READ_BUFFER_BYTES)
-  if skip_bad_records or len(files) > 1:
+  if choices.skip_bad_records or len(files) > 1:
     if num_shards > 1 and not shard_records:
       ds = ds.shard(num_shards, shard_index)
-    if shuffle:
+    if choices.shuffle:
       ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(
         read,
         cycle_length=min(len(files), cycle_length or 8),
         block_length=1,
         num_parallel_calls=AUTOTUNE,
-        deterministic=deterministic)
+        deterministic=choices.deterministic)
   if shard_records:
     ds = ds.shard(num_shards, shard_index)
-  if shuffle:
-    ds = ds.shuffle(shuffle_buffer_size, seed=seed,
+  return ds
+
+
+def _shuffle_and_repeat(ds, choices, seed):
+  """Records shuffled (in a buffer), then repeated for the epochs."""
+  if choices.shuffle:
+    ds = ds.shuffle(choices.shuffle_buffer_size, seed=seed,
                     reshuffle_each_iteration=True)
-  if num_epochs == REPEAT_FOREVER:
+  if choices.num_epochs == REPEAT_FOREVER:
     ds = ds.repeat()
-  elif num_epochs > 1:
-    ds = ds.repeat(num_epochs)
+  elif choices.num_epochs > 1:
+    ds = ds.repeat(choices.num_epochs)
+  return ds
+
+
+def _decode_and_batch(ds, decoder, preprocess_fn, size, batch_size, choices,
+                      num_parallel_calls, prefetch_buffer_size):
+  """Records decoded and preprocessed in parallel, batched, prefetched."""
+  height, width = size
 
   def parse_and_preprocess(serialized):
     image, label = decoder.decode(serialized)
@@ -255,11 +311,11 @@ def make_dataset(dataset,
     return image, label
 
   ds = ds.map(parse_and_preprocess, num_parallel_calls=num_parallel_calls,
-              deterministic=deterministic)
-  ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+              deterministic=choices.deterministic)
+  ds = ds.batch(batch_size, drop_remainder=choices.drop_remainder)
   ds = ds.prefetch(prefetch_buffer_size)
   options = tf.data.Options()
-  options.deterministic = deterministic
+  options.deterministic = choices.deterministic
   return ds.with_options(options)
 
 
@@ -308,6 +364,14 @@ def _resolved_drop_remainder(kwargs, is_training):
   return is_training if drop is None else drop
 
 
+def _graph_dataset(caller, *args, **kwargs):
+  """`make_dataset(*args, **kwargs)`, refused when executing eagerly."""
+  if tf.executing_eagerly():
+    raise RuntimeError('%s builds graph tensors: call it inside '
+                       '`with tf.Graph().as_default():`' % caller)
+  return make_dataset(*args, **kwargs)
+
+
 def make_batches(dataset, batch_size, preprocess_fn, image_size, is_training,
                  **kwargs):
   """Graph tensors for the next batch, from a one-shot iterator.
@@ -336,12 +400,9 @@ def make_batches(dataset, batch_size, preprocess_fn, image_size, is_training,
           except tf.errors.OutOfRangeError:
             break
   """
-  if tf.executing_eagerly():
-    raise RuntimeError('make_batches builds graph tensors: call it inside '
-                       '`with tf.Graph().as_default():`')
-  ds = make_dataset(dataset, batch_size, preprocess_fn, image_size,
-                    is_training, **kwargs)
-  iterator = v1.data.make_one_shot_iterator(ds)
+  iterator = v1.data.make_one_shot_iterator(_graph_dataset(
+      'make_batches', dataset, batch_size, preprocess_fn, image_size,
+      is_training, **kwargs))
   return _batch_from(iterator.get_next(), batch_size, image_size,
                      _resolved_drop_remainder(kwargs, is_training))
 
@@ -360,12 +421,9 @@ def make_initializable_batches(dataset, batch_size, preprocess_fn, image_size,
     batch, init = make_initializable_batches(dataset, 50, fn, 32, False)
     sess.run(init)
   """
-  if tf.executing_eagerly():
-    raise RuntimeError('make_initializable_batches builds graph tensors: call '
-                       'it inside `with tf.Graph().as_default():`')
-  ds = make_dataset(dataset, batch_size, preprocess_fn, image_size,
-                    is_training, **kwargs)
-  iterator = v1.data.make_initializable_iterator(ds)
+  iterator = v1.data.make_initializable_iterator(_graph_dataset(
+      'make_initializable_batches', dataset, batch_size, preprocess_fn,
+      image_size, is_training, **kwargs))
   batch = _batch_from(iterator.get_next(), batch_size, image_size,
                       _resolved_drop_remainder(kwargs, is_training))
   return batch, iterator.initializer

@@ -79,8 +79,6 @@ from nets import nets_factory
 from runtime.tf_compat import tf
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
-v1 = tf.compat.v1
-
 # Non-slot training variables of Slim-era optimizers.
 _OPTIMIZER_GLOBALS = ('global_step', 'beta1_power', 'beta2_power')
 
@@ -138,19 +136,6 @@ def is_training_state(name, names):
     return True
   parent = name.rsplit('/', 1)[0]
   return '/' in name and parent in names
-
-
-def model_variable_shapes(model_name, num_classes, style=layers.DEFAULT_STYLE,
-                          image_size=None, **model_options):
-  """{Slim name: shape} of a network, built in a throwaway graph."""
-  network_fn = nets_factory.get_network_fn(model_name, num_classes,
-                                           is_training=False, style=style,
-                                           **model_options)
-  size = image_size or network_fn.default_image_size
-  with tf.Graph().as_default():
-    network_fn(v1.placeholder(tf.float32, [1, size, size, 3]))
-    return {checkpoints.slim_name(v): v.shape.as_list()
-            for v in v1.global_variables()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,8 +298,8 @@ def diff_checkpoint(checkpoint_path, model_name, num_classes=None,
   shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
   if num_classes is None:
     num_classes = infer_num_classes(shapes, model_name) or 1000
-  model_shapes = model_variable_shapes(model_name, num_classes, style,
-                                       **model_options)
+  model_shapes = nets_factory.variable_shapes(model_name, num_classes, style,
+                                              **model_options)
   return diff_shapes(shapes, model_shapes,
                      fresh_scopes=warm_start_fresh_scopes(model_name, shapes))
 
@@ -322,12 +307,8 @@ def diff_checkpoint(checkpoint_path, model_name, num_classes=None,
 def warm_start_fresh_scopes(model_name, checkpoint_names):
   """The scopes the trainer's warm start leaves fresh: the SE blocks of an
   SE network when the checkpoint has no SE variable (a plain ResNet)."""
-  if not nets_factory.is_se_network(model_name):
-    return ()
-  if any(scope in name for name in checkpoint_names
-         for scope in checkpoints.SE_FRESH_SCOPES):
-    return ()
-  return checkpoints.SE_FRESH_SCOPES
+  return checkpoints.se_fresh_scopes(nets_factory.is_se_network(model_name),
+                                     checkpoint_names)
 
 
 def verdict(diff, model_scope, checkpoint_path=None):

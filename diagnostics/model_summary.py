@@ -274,10 +274,10 @@ def count_graph(graph, model_scope, batch_size=1, by='block',
     batch_size: the input's batch size (multiply-adds are per image).
     by: 'block' (rows conv1, block1, ..., logits) or 'unit' (block1/unit_1
       ...).
-    end_points: the network's end points, to report row output shapes; if
-      given, only the ops that computing them runs are counted (the graph
-      may hold ops nothing runs, e.g. the conv -> batch norm that
-      `nets.layers.batch_norm_folding` replaces).
+    end_points: the network's end points, to report row output shapes.
+      Every conv and matmul op under `model_scope` is counted: the layers
+      build only ops that run (batch norm is folded while building, see
+      `nets.layers.batch_norm_folding`).
 
   Returns:
     (rows, totals): a list of `Row` and a dict with the keys params,
@@ -313,9 +313,8 @@ def count_graph(graph, model_scope, batch_size=1, by='block',
   totals = dict(params=0, non_trainable_params=0, multiply_adds=0,
                 se_params=0, se_multiply_adds=0, num_variables=len(trainable))
 
-  run = upstream_ops(end_points.values()) if end_points else None
   for op in graph.get_operations():
-    if not op.name.startswith(prefix) or (run is not None and op not in run):
+    if not op.name.startswith(prefix):
       continue
     macs = op_multiply_adds(op)
     if macs:

@@ -102,7 +102,8 @@ def plain_name(se_model_name):
 
 
 def synthetic_checkpoint(model_name, checkpoint_prefix, images, style='slim',
-                         num_classes=1000, seed=0, **model_options):
+                         num_classes=1000, seed=0, write_state=True,
+                         **model_options):
   """Writes random weights with batch norm calibrated on `images`.
 
   The moving mean and variance of every batch norm are set to the statistics
@@ -113,6 +114,16 @@ def synthetic_checkpoint(model_name, checkpoint_prefix, images, style='slim',
 
     path = synthetic_checkpoint('resnet_v1_50', '/tmp/r50/model.ckpt',
                                 np.random.rand(2, 224, 224, 3))
+
+  Args:
+    model_name: a network name of `nets_factory`.
+    checkpoint_prefix: where to write (the saver's prefix).
+    images: [N, H, W, 3] array the batch norm statistics are taken from.
+    style: layer style of the graph (the names are Slim's in every style).
+    num_classes: logits of the network.
+    seed: graph seed of the random weights.
+    write_state: also write the directory's `checkpoint` state file.
+    **model_options: builder options (e.g. depth_multiplier).
 
   Returns:
     The checkpoint prefix, written with Slim names.
@@ -129,7 +140,8 @@ def synthetic_checkpoint(model_name, checkpoint_prefix, images, style='slim',
     with v1.Session() as session:
       session.run(v1.global_variables_initializer())
       session.run(updates)
-      return saver.save(session, checkpoint_prefix, write_meta_graph=False)
+      return saver.save(session, checkpoint_prefix, write_meta_graph=False,
+                        write_state=write_state)
 
 
 def logit_distances(checkpoint_path, se_model_name, fc2_bias_values, images,

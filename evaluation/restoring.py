@@ -1,8 +1,8 @@
 """Restoring a trained checkpoint for inference (evaluation and export).
 
-On top of `checkpointing.checkpoints` (shape checks, Slim names for every style) this
-adds what inference needs: a one-line error when the checkpoint belongs to
-another network, the moving-average (EMA) shadow variables in place of the raw
+On top of `checkpointing`'s plan (shape checks, Slim names for every style, a
+one-line error when the checkpoint belongs to another network) this adds what
+inference needs: the moving-average (EMA) shadow variables in place of the raw
 weights, and the checkpoint's global step.
 
 EMA naming: a shadow is stored as `<slim name>/ExponentialMovingAverage`
@@ -34,40 +34,6 @@ def model_variables(model_scope):
   """The global variables of the network under `model_scope`."""
   return [v for v in v1.global_variables()
           if v.op.name.startswith(model_scope + '/')]
-
-
-def checkpoint_step(checkpoint):
-  """The global step of a checkpoint prefix: its `global_step` tensor, else
-  the `-N` suffix of its name, else None."""
-  reader = checkpoints.load_reader(checkpoint)
-  if reader.has_tensor('global_step'):
-    try:
-      return int(reader.get_tensor('global_step'))
-    except tf.errors.OpError as e:
-      raise checkpoints.NotACheckpointError(
-          checkpoint, checkpoints.op_error_detail(e)) from None
-  return checkpoints.checkpoint_step(checkpoint)
-
-
-def _top_scopes(names):
-  return sorted({n.split('/')[0] for n in names if '/' in n})
-
-
-def check_model_scope(checkpoint, shapes, variables, model_name):
-  """Raises a one-line error if no variable of the model's top-level scopes
-  is in the checkpoint (a checkpoint of another network)."""
-  model_tops = _top_scopes(checkpoints.slim_name(v) for v in variables)
-  ckpt_tops = _top_scopes(shapes)
-  if set(model_tops) & set(ckpt_tops):
-    return
-  known = [t for t in ckpt_tops if t in nets_factory.networks_map]
-  hint = ('; pass --model_name=%s' % known[0] if known else
-          '; pass the --model_name it was trained with')
-  raise CheckpointMismatchError(
-      'checkpoint %s does not hold a %s: its variables are under %s, the '
-      "model's under %s%s" % (checkpoint, model_name,
-                              ', '.join(ckpt_tops) or 'no scope',
-                              ', '.join(model_tops), hint))
 
 
 @dataclasses.dataclass
@@ -141,13 +107,14 @@ def plan(checkpoint_path, variables, model_name, use_moving_averages=False):
   Example:
     restore = plan('/tmp/train', model_variables('simple_cnn'), 'simple_cnn')
   """
-  checkpoint = checkpoints.resolve_checkpoint(checkpoint_path)
-  shapes = checkpoints.load_reader(checkpoint).get_variable_to_shape_map()
-  check_model_scope(checkpoint, shapes, variables, model_name)
-  var_map, report = checkpoints.plan_restore(checkpoint, variables)
+  var_map, report = checkpoints.plan_restore(
+      checkpoint_path, variables, model_name=model_name,
+      known_model_names=nets_factory.networks_map)
+  checkpoint = report.checkpoint
   restore = InferenceRestore(checkpoint, var_map, report,
-                             checkpoint_step(checkpoint))
+                             checkpoints.global_step_of(checkpoint))
   if use_moving_averages:
+    shapes = checkpoints.load_reader(checkpoint).get_variable_to_shape_map()
     trainable = {v.ref() for v in v1.trainable_variables()}
     restore.var_map, restore.raw_without_average = _ema_map(
         checkpoint, shapes, var_map, trainable)

@@ -16,6 +16,7 @@ Example:
 import functools
 import inspect
 
+from checkpointing import checkpoints
 from nets import keras_model
 from nets import layers
 from nets import names
@@ -24,7 +25,7 @@ from nets import resnet_v1
 from nets import resnext
 from nets import simple_cnn
 from nets import topology as topology_lib
-from runtime.tf_compat import slim
+from runtime.tf_compat import slim, tf, v1
 
 # Options of the arg scope (not of the builder) that users may set by name:
 # the table's, and keywords for library callers only (no flag).
@@ -155,7 +156,7 @@ def get_keras_model(name, num_classes, input_shape=(224, 224, 3),
   The same network code as `get_network_fn(..., style='keras')`, called on a
   `tf_keras.Input`; batch norm follows Keras' `training` argument, so `fit`
   trains it and `predict` runs it in inference mode. Variable names are the
-  Slim ones up to `checkpointing.checkpoints.keras_to_slim_name`; see
+  Slim ones up to `checkpointing.names.keras_to_slim_name`; see
   `nets.keras_model.load_slim_checkpoint`.
 
   Example:
@@ -179,3 +180,38 @@ def get_keras_model(name, num_classes, input_shape=(224, 224, 3),
                               **model_options)
   model, _ = keras_model.build_model(network_fn, input_shape, name=name)
   return model
+
+
+def variable_shapes(name, num_classes, style=layers.DEFAULT_STYLE,
+                    image_size=None, **model_options):
+  """{Slim name: shape list} of network `name`, built in a throwaway graph.
+
+  The network itself says which variables it has: the diagnostics and the
+  weight converter check checkpoints against this, not against a second
+  description of the network.
+
+  Example:
+
+    shapes = nets_factory.variable_shapes('se_resnet_v1_50', 1000,
+                                          style='raw', image_size=64)
+    shapes['se_resnet_v1_50/logits/weights']   # [1, 1, 2048, 1000]
+
+  Args:
+    name: a name from `network_names()`.
+    num_classes: number of logits.
+    style: layer style to build in (every style has the same Slim names and
+      shapes; 'raw' builds fastest).
+    image_size: input height and width; default the network's own (a small
+      one builds faster and does not change any variable's shape).
+    **model_options: as for `get_network_fn`.
+
+  Raises:
+    ValueError: as `get_network_fn`.
+  """
+  network_fn = get_network_fn(name, num_classes, is_training=False,
+                              style=style, **model_options)
+  size = image_size or network_fn.default_image_size
+  with tf.Graph().as_default():
+    network_fn(v1.placeholder(tf.float32, [1, size, size, 3]))
+    return {checkpoints.slim_name(v): v.shape.as_list()
+            for v in v1.global_variables()}

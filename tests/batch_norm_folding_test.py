@@ -1,11 +1,12 @@
-"""Inference batch norm folded into its conv: same values, fewer passes.
+"""Inference batch norm folded into its conv while building: same values.
 
-`nets.layers.batch_norm_folding.fold` rewrites conv -> inference batch norm
-[-> activation] as conv(x, W * s) + b; `layers.conv2d` applies it in every
-style unless `fold_batch_norm=False`. These tests pin the values against the
-unfolded ops (forward and gradients), what is and is not folded, that the
-networks' end points are the folded tensors, and the point of it all: that
-TF's grappler then fuses the residual addition and ReLU into the conv.
+Each style's `conv2d`, told `fold_batch_norm` by `nets.layers.conv2d`, makes
+its usual variables and emits conv(x, W * s) + b instead of conv -> batch
+norm (`nets.layers.batch_norm_folding`). These tests pin the values against
+the unfolded layers (forward and gradients), the variables and collections
+(the same), what is and is not folded, that no op is left behind that
+nothing runs, and the point of it all: that TF's grappler then fuses the
+residual addition and ReLU into the conv.
 """
 import numpy as np
 import pytest
@@ -15,137 +16,119 @@ from nets import layers
 from nets import nets_factory
 from nets.layers import batch_norm_folding
 from runtime.tf_compat import slim, tf, v1
+from tests import resnet_testlib
 from tests import se_testlib
 
 BATCH_NORM_TYPES = ('FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3')
+# Ops that compute (or fold) a layer; none may be left where nothing runs it.
+COMPUTE_TYPES = ('Conv2D', 'MatMul', 'Rsqrt') + BATCH_NORM_TYPES
 
 
-def _upstream_types(tensors):
-  return [op.type for op in model_summary.upstream_ops(tensors)]
+def _graph_types(graph):
+  return [op.type for op in graph.get_operations()]
+
+
+def _dead_compute_ops(graph, fetches):
+  """Compute ops of `graph` that a run of `fetches` does not execute."""
+  run = model_summary.upstream_ops(fetches)
+  return [op.name for op in graph.get_operations()
+          if op.type in COMPUTE_TYPES and op not in run]
 
 
 def _relative_difference(got, expected):
   return np.max(np.abs(got - expected)) / np.max(np.abs(expected))
 
 
-def _conv_batch_norm(inputs, rng, kernel, stride, padding, rate, activation,
-                     is_training=False, with_reference=False):
-  """Conv2D -> FusedBatchNormV3 [-> activation] with random variables.
-
-  With `with_reference`, also the same chain through `tf.nn.convolution`
-  (for the expected values): (outputs, reference).
-  """
-  depth_in, depth = inputs.shape.as_list()[-1], 6
-  weights = v1.get_variable('weights', initializer=rng.normal(
-      0, 0.3, [kernel, kernel, depth_in, depth]).astype(np.float32))
-  statistics = [v1.get_variable(name, initializer=rng.uniform(
-      low, high, [depth]).astype(np.float32)) for name, low, high in (
-          ('gamma', 0.5, 1.5), ('beta', -0.3, 0.3),
-          ('moving_mean', -0.3, 0.3), ('moving_variance', 0.5, 1.5))]
-  if padding == 'EXPLICIT':
-    conv = tf.raw_ops.Conv2D(input=inputs, filter=weights,
-                             strides=[1, stride, stride, 1], padding=padding,
-                             explicit_paddings=[0, 0, 1, 2, 2, 1, 0, 0],
-                             dilations=[1, rate, rate, 1])
-  else:
-    conv = tf.nn.conv2d(inputs, weights, stride, padding, dilations=rate)
-  outputs = _batch_norm(conv, statistics, activation, is_training)
-  if not with_reference:
-    return outputs
-  # The same chain as the layer styles build it: an atrous conv through
-  # SpaceToBatchND, which runs where a raw dilated Conv2D does not (stock CPU
-  # kernels, oneDNN off).
-  reference = _batch_norm(
-      tf.nn.convolution(inputs, weights, stride, padding, dilations=rate),
-      statistics, activation, is_training)
-  return outputs, reference
+def _conv_layer(style, fold, inputs, kernel, stride, padding, rate,
+                activation_fn=None, is_training=False):
+  """One `layers.conv2d` with batch norm, in `style`, `fold` or not."""
+  with slim.arg_scope(layers.arg_scope(style, weight_decay=1e-2,
+                                       fold_batch_norm=fold)), \
+       slim.arg_scope(layers.training_scope(is_training)):
+    return layers.conv2d(inputs, 6, kernel, stride=stride, padding=padding,
+                         rate=rate, activation_fn=activation_fn,
+                         scope='conv')
 
 
-def _batch_norm(conv, statistics, activation, is_training):
-  gamma, beta, mean, variance = statistics
-  if is_training:
-    outputs, _, _ = v1.nn.fused_batch_norm(conv, gamma, beta, epsilon=1e-3)
-  else:
-    outputs, _, _ = v1.nn.fused_batch_norm(conv, gamma, beta, mean, variance,
-                                           epsilon=1e-3, is_training=False)
-  return activation(outputs) if activation else outputs
-
-
-@pytest.mark.parametrize('kernel,stride,padding,rate,activation', [
-    (3, 1, 'SAME', 1, tf.nn.relu),
-    (3, 2, 'VALID', 1, None),
-    (1, 1, 'SAME', 1, tf.nn.relu6),
-    (3, 1, 'SAME', 2, tf.nn.elu),
-    (3, 2, 'EXPLICIT', 1, lambda x: tf.nn.leaky_relu(x, alpha=0.3)),
-    (5, 1, 'VALID', 1, tf.sigmoid),
+@pytest.mark.parametrize('style', se_testlib.STYLES)
+@pytest.mark.parametrize('kernel,stride,padding,rate', [
+    (3, 1, 'SAME', 1),
+    (3, 2, 'VALID', 1),
+    (1, 1, 'SAME', 1),
+    (3, 1, 'SAME', 2),
+    (5, 2, 'SAME', 1),
 ])
-def test_folded_equals_conv_then_batch_norm(kernel, stride, padding, rate,
-                                            activation):
-  rng = np.random.RandomState(0)
-  with tf.Graph().as_default():
-    images = tf.constant(rng.uniform(-1, 1, [2, 13, 11, 5]).astype(np.float32))
-    if padding == 'EXPLICIT':  # tf.nn.convolution has no explicit pads.
-      outputs = reference = _conv_batch_norm(images, rng, kernel, stride,
-                                             padding, rate, activation)
-    else:
-      outputs, reference = _conv_batch_norm(images, rng, kernel, stride,
-                                            padding, rate, activation,
-                                            with_reference=True)
-    variables_before = v1.global_variables()
-    folded = batch_norm_folding.fold(outputs)
-    assert folded is not None
-    assert v1.global_variables() == variables_before
-    assert folded.shape.as_list() == outputs.shape.as_list()
-    types = _upstream_types([folded])
-    assert not set(types) & set(BATCH_NORM_TYPES)
-    assert types.count('Conv2D') == 1 and 'BiasAdd' in types
-    # An atrous conv folds into SpaceToBatchND -> Conv2D -> BatchToSpaceND,
-    # as tf.nn.convolution builds it: it runs with oneDNN on and off.
-    assert ('SpaceToBatchND' in types) == (rate > 1)
-    assert not [op for op in model_summary.upstream_ops([folded])
-                if op.type == 'Conv2D'
-                and list(op.get_attr('dilations')) != [1, 1, 1, 1]]
-    if activation is not None:
-      assert outputs.op.type in types
-    loss = tf.reduce_sum(tf.square(folded))
-    unfolded_loss = tf.reduce_sum(tf.square(reference))
-    # Frozen batch norm (fine-tuning with is_training=False) trains through
-    # the folded ops: the same gradients for every variable.
-    trainable = [v for v in v1.trainable_variables()
-                 if v.op.name != 'moving_mean'
-                 and v.op.name != 'moving_variance']
-    grads = tf.gradients(loss, trainable)
-    unfolded_grads = tf.gradients(unfolded_loss, trainable)
-    with v1.Session() as session:
-      session.run(v1.global_variables_initializer())
-      got, expected, got_grads, expected_grads = session.run(
-          [folded, reference, grads, unfolded_grads])
+def test_folded_conv_equals_conv_then_batch_norm(style, kernel, stride,
+                                                 padding, rate):
+  inputs = np.random.RandomState(0).uniform(
+      -1, 1, [2, 13, 11, 5]).astype(np.float32)
+  runs = {}
+  for fold in (True, False):
+    with tf.Graph().as_default() as graph:
+      outputs = _conv_layer(style, fold, tf.constant(inputs), kernel, stride,
+                            padding, rate)
+      types = _graph_types(graph)
+      summary = resnet_testlib.graph_summary(graph)
+      # Frozen batch norm (fine-tuning with is_training=False) trains
+      # through the folded ops: the same gradients for every variable.
+      trainable = sorted(v1.trainable_variables(), key=lambda v: v.op.name)
+      loss = tf.reduce_sum(tf.square(outputs)) + tf.add_n(
+          v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES))
+      gradients = tf.gradients(loss, trainable)
+      with v1.Session() as session:
+        session.run(v1.global_variables_initializer())
+        se_testlib.randomize(session, v1.global_variables(), seed=1)
+        runs[fold] = (types, summary, outputs.shape.as_list(),
+                      session.run([outputs, gradients]))
+  (types, summary, shape, (got, got_grads)), (
+      unfolded_types, unfolded_summary, unfolded_shape,
+      (expected, expected_grads)) = runs[True], runs[False]
+  assert summary == unfolded_summary  # Variables, collections, losses.
+  assert shape == unfolded_shape
+  assert unfolded_types.count('FusedBatchNormV3') == 1
+  assert not set(types) & set(BATCH_NORM_TYPES)
+  assert types.count('Conv2D') == 1 and 'BiasAdd' in types
+  assert types.count('Rsqrt') == 1
+  # An atrous conv folds into SpaceToBatchND -> Conv2D -> BatchToSpaceND,
+  # as tf.nn.convolution builds it: it runs with oneDNN on and off.
+  assert ('SpaceToBatchND' in types) == (rate > 1)
   assert _relative_difference(got, expected) < 1e-5
-  for name, a, b in zip([v.op.name for v in trainable], got_grads,
-                        expected_grads):
-    assert _relative_difference(a, b) < 1e-4, name
+  for a, b in zip(got_grads, expected_grads):
+    assert _relative_difference(a, b) < 1e-4
 
 
-def test_what_is_not_folded():
-  rng = np.random.RandomState(1)
-  with tf.Graph().as_default():
-    images = tf.constant(rng.uniform(-1, 1, [2, 9, 9, 3]).astype(np.float32))
-    with v1.variable_scope('training'):
-      training = _conv_batch_norm(images, rng, 3, 1, 'SAME', 1, tf.nn.relu,
-                                  is_training=True)
-    with v1.variable_scope('two_activations'):
-      doubled = tf.nn.relu(tf.nn.relu(
-          _conv_batch_norm(images, rng, 3, 1, 'SAME', 1, None)))
-    with v1.variable_scope('no_conv'):
-      gamma = tf.ones([3])
-      no_conv, _, _ = v1.nn.fused_batch_norm(
-          images, gamma, tf.zeros([3]), tf.zeros([3]), tf.ones([3]),
-          is_training=False)
-    assert batch_norm_folding.fold(training) is None
-    assert batch_norm_folding.fold(doubled) is None
-    assert batch_norm_folding.fold(no_conv) is None
-    assert batch_norm_folding.fold(images) is None
-  assert batch_norm_folding.fold(tf.ones([1, 2, 2, 1])) is None  # Eager.
+@pytest.mark.parametrize('style', se_testlib.STYLES)
+def test_what_is_not_folded(style):
+  cases = {
+      'training': dict(is_training=True),
+      'activation': dict(activation_fn=tf.nn.relu),  # oneDNN fuses it.
+  }
+  for name, kwargs in cases.items():
+    with tf.Graph().as_default() as graph:
+      _conv_layer(style, True, tf.zeros([2, 9, 9, 3]), 3, 1, 'SAME', 1,
+                  **kwargs)
+      types = _graph_types(graph)
+    assert types.count('FusedBatchNormV3') == 1, name
+    assert 'Rsqrt' not in types, name
+
+
+def _folded_op_names(graph):
+  return [op.name for op in graph.get_operations()
+          if 'BatchNorm_folded' in op.name]
+
+
+def test_slim_batch_norm_options_it_cannot_fold_keep_slim_batch_norm():
+  """Batch renorm, or an is_training tensor: slim.batch_norm builds it."""
+  for options in (dict(renorm=True),
+                  dict(is_training=v1.placeholder_with_default(False, []))):
+    with tf.Graph().as_default() as graph:
+      with slim.arg_scope(layers.arg_scope('slim')), \
+           slim.arg_scope(layers.training_scope(False)), \
+           slim.arg_scope([slim.batch_norm], **options):
+        layers.conv2d(tf.zeros([2, 9, 9, 3]), 6, 3, activation_fn=None)
+      assert not _folded_op_names(graph), options
+      assert [v for v in v1.global_variables()
+              if v.op.name == 'Conv/BatchNorm/moving_mean'], options
 
 
 def _build(style, is_training, fold, images):
@@ -159,25 +142,28 @@ def _build(style, is_training, fold, images):
 
 
 def test_worth_folding_weighs_output_against_weights():
-  rng = np.random.RandomState(2)
-
-  def chain(batch, size, depth_in, activation=None):
-    with v1.variable_scope(None, default_name='conv'):
-      images = tf.constant(np.zeros([batch or 1, size, size, depth_in],
-                                    np.float32))
-      if batch is None:
-        images = v1.placeholder_with_default(images,
-                                             [None, size, size, depth_in])
-      return _conv_batch_norm(images, rng, 1, 1, 'SAME', 1, activation)
+  def worth(batch, size, depth_in, activation_fn=None, stride=1,
+            padding='SAME'):
+    # 6 outputs per pixel from depth_in inputs: weights 6 * depth_in.
+    inputs = v1.placeholder(tf.float32, [batch, size, size, depth_in])
+    return batch_norm_folding.worth_folding(
+        inputs, [1, 1, depth_in, 6], stride=stride, padding=padding,
+        activation_fn=activation_fn)
 
   with tf.Graph().as_default():
-    # 6 outputs per pixel from depth_in inputs: weights 6 * depth_in.
-    assert batch_norm_folding.worth_folding(chain(1, 8, 12))  # 384 vs 72.
-    assert not batch_norm_folding.worth_folding(chain(1, 8, 12, tf.nn.relu))
-    assert not batch_norm_folding.worth_folding(chain(1, 2, 40))  # 24 vs 240.
-    assert batch_norm_folding.worth_folding(chain(16, 2, 40))  # 384 vs 240.
-    assert not batch_norm_folding.worth_folding(chain(None, 2, 40))
-    assert not batch_norm_folding.worth_folding(tf.zeros([2, 3, 3, 4]))
+    assert worth(1, 8, 12)  # 384 vs 72.
+    assert not worth(1, 8, 12, tf.nn.relu)
+    assert not worth(1, 2, 40)  # 24 vs 240.
+    assert worth(16, 2, 40)  # 384 vs 240.
+    assert not worth(None, 2, 40)
+    assert not worth(1, 8, 12, stride=4)  # 2x2 outputs: 24 vs 72.
+    assert worth(1, None, 40)  # Unknown size counts as large.
+    # 3x3 VALID on 4x4 with stride 1: 2x2 outputs, 24 vs 3 * 3 * 2 * 6.
+    inputs = v1.placeholder(tf.float32, [1, 4, 4, 2])
+    assert not batch_norm_folding.worth_folding(inputs, [3, 3, 2, 6],
+                                                padding='VALID')
+    assert batch_norm_folding.worth_folding(inputs, [3, 3, 2, 6],
+                                            padding='SAME')  # 96 vs 108.
 
 
 @pytest.mark.slow
@@ -190,24 +176,29 @@ def test_resnet_v1_50_folds_the_linear_batch_norms_that_pay(batch, folded):
   outputs). Convs followed by ReLU never are."""
   with tf.Graph().as_default():
     images = v1.placeholder(tf.float32, [batch, 224, 224, 3])
-    logits, _ = nets_factory.get_network_fn(
+    logits, end_points = nets_factory.get_network_fn(
         'resnet_v1_50', 1000, is_training=False)(images)
-    types = _upstream_types([logits])
+    graph = tf.compat.v1.get_default_graph()
+    types = _graph_types(graph)
+    assert not _dead_compute_ops(graph, [logits] + list(end_points.values()))
   assert types.count('Rsqrt') == folded
   assert types.count('FusedBatchNormV3') == 53 - folded
 
 
 @pytest.mark.parametrize('style', se_testlib.STYLES)
 def test_networks_fold_in_every_style_with_the_same_values(style):
-  # 64x64 keeps block4's map at 2x2: raw and keras run a 1x1 conv of a 1x1
-  # map as a matmul (nets.layers.pointwise), which is not folded.
+  # 64x64 keeps block4's map at 2x2, away from the 1x1 maps whose 1x1
+  # convs run as matmuls (nets.layers.pointwise).
   inputs = se_testlib.images(2, 64, seed=4)
   results = {}
   for fold in (True, False):
-    with tf.Graph().as_default():
+    with tf.Graph().as_default() as graph:
       images = tf.constant(inputs)
       logits, end_points = _build(style, False, fold, images)
-      types = _upstream_types([logits] + list(end_points.values()))
+      types = _graph_types(graph)
+      # Nothing built that nothing runs: the graph is what runs.
+      assert not _dead_compute_ops(graph,
+                                   [logits] + list(end_points.values()))
       with v1.Session() as session:
         se_testlib.randomize(session, v1.global_variables(), seed=5)
         results[fold] = session.run(logits), types
@@ -224,9 +215,9 @@ def test_networks_fold_in_every_style_with_the_same_values(style):
 
 
 def test_training_graphs_are_not_folded():
-  with tf.Graph().as_default():
-    logits, _ = _build('slim', True, True, tf.zeros([2, 32, 32, 3]))
-    types = _upstream_types([logits])
+  with tf.Graph().as_default() as graph:
+    _build('slim', True, True, tf.zeros([2, 32, 32, 3]))
+    types = _graph_types(graph)
   assert types.count('FusedBatchNormV3') == 17 and 'Rsqrt' not in types
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from diagnostics import inspect_checkpoint as inspect
+from nets import nets_factory
 from tests import eval_testlib as tl
 
 MODEL = tl.TINY_MODEL
@@ -14,7 +15,7 @@ UNUSED = MODEL + '/block5/unit_1/bottleneck_v1/conv1/weights'
 
 @pytest.fixture(scope='module')
 def model_shapes():
-  return inspect.model_variable_shapes(MODEL, 10, **OPTIONS)
+  return nets_factory.variable_shapes(MODEL, 10, **OPTIONS)
 
 
 @pytest.fixture(scope='module')
@@ -66,7 +67,7 @@ def test_listing_has_shapes_sizes_and_total(damaged, model_shapes):
 
 def test_scope_guess_maps_a_plain_resnet_checkpoint_onto_se_resnet(
     tmp_path, model_shapes):
-  plain = inspect.model_variable_shapes('resnet_v1_14', 10, **OPTIONS)
+  plain = nets_factory.variable_shapes('resnet_v1_14', 10, **OPTIONS)
   tl.save_tensors(str(tmp_path / 'plain.ckpt'),
                   {n: np.zeros(s, np.float32) for n, s in plain.items()})
   diff = inspect.diff_checkpoint(str(tmp_path / 'plain.ckpt'), MODEL,

@@ -76,6 +76,10 @@ def test_paper_arrangement_of_resnet_v1_50():
                                           scope='resnet_v1_50')
     _, totals = model_summary.count_graph(graph, 'resnet_v1_50',
                                           end_points=end_points)
+    # The graph holds only ops that run (batch norm folded while building):
+    # without end points, the same figures.
+    _, without_end_points = model_summary.count_graph(graph, 'resnet_v1_50')
+  assert without_end_points == totals
   assert totals['params'] == 25557032
   assert totals['multiply_adds'] == 3857973248
   assert round(totals['multiply_adds'] / 1e9, 2) == 3.86

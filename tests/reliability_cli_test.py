@@ -19,7 +19,6 @@ from nets import nets_factory
 from runtime.tf_compat import tf, v1
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
-from training import scopes
 
 pytestmark = pytest.mark.slow  # runs the scripts in subprocesses
 
@@ -76,7 +75,7 @@ def _write_resumable_checkpoint(prefix):
     v1.train.get_or_create_global_step()
     with v1.Session() as session:
       session.run(v1.global_variables_initializer())
-      v1.train.Saver(scopes.checkpoint_var_list(v1.global_variables())).save(
+      v1.train.Saver(checkpoints.slim_named_variables(v1.global_variables())).save(
           session, prefix, write_meta_graph=False)
 
 

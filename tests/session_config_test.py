@@ -110,3 +110,19 @@ def test_evaluation_sessions_get_the_machine_defaults_and_overrides():
                                 **fields).session_config()
   assert (config.intra_op_parallelism_threads,
           config.inter_op_parallelism_threads) == (1, 2)
+
+
+def test_training_sessions_get_the_same_defaults_and_overrides():
+  """The trainer's sessions take their thread counts from the one function."""
+  from training import config as config_lib  # pylint: disable=g-import-not-at-top
+  from training import loop  # pylint: disable=g-import-not-at-top
+  proto = loop.session_config(config_lib.TrainConfig())
+  assert (proto.intra_op_parallelism_threads,
+          proto.inter_op_parallelism_threads) == session_config.thread_counts()
+  assert proto.allow_soft_placement
+  proto = loop.session_config(config_lib.TrainConfig(
+      intra_op_parallelism_threads=1, inter_op_parallelism_threads=2),
+                              device_filters=['/job:ps'])
+  assert (proto.intra_op_parallelism_threads,
+          proto.inter_op_parallelism_threads) == (1, 2)
+  assert list(proto.device_filters) == ['/job:ps']

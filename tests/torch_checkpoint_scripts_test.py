@@ -90,6 +90,8 @@ def test_eval_and_fine_tune_on_digits_from_a_converted_checkpoint(
   assert done.returncode == 0, done.stderr
   assert "preprocessing_name='torch' from" in done.stderr
   assert 'on 20 examples of digits/test' in done.stdout
+  # No global step in a converted checkpoint: no 'step None: ' prefix.
+  assert done.stdout.startswith('accuracy '), done.stdout
 
   train_dir = str(tmp_path / 'train')
   done = train_testlib.run_script(train_testlib.train_flags(

@@ -11,10 +11,10 @@ import pytest
 
 import numpy as np
 
+from checkpointing import checkpoints
 from runtime.tf_compat import tf
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
-from training import scopes
 
 pytestmark = pytest.mark.slow  # runs the trainer in subprocesses
 
@@ -96,7 +96,7 @@ def _wait_for_step(train_dir, step, proc, timeout=120):
   deadline = time.time() + timeout
   while time.time() < deadline:
     latest = tf.train.latest_checkpoint(train_dir)
-    if latest and scopes.checkpoint_step(latest) >= step:
+    if latest and checkpoints.checkpoint_step(latest) >= step:
       return
     assert proc.poll() is None, proc.stderr.read()
     time.sleep(0.05)
@@ -117,7 +117,7 @@ def test_sigkill_leaves_a_readable_checkpoint_to_resume_from(digits_dir,
     proc.communicate(timeout=60)
   assert proc.returncode == -signal.SIGKILL
   latest = tf.train.latest_checkpoint(train_dir)
-  killed_at = scopes.checkpoint_step(latest)
+  killed_at = checkpoints.checkpoint_step(latest)
   values = train_testlib.read_checkpoint(latest)  # Readable, complete.
   assert values['global_step'] == killed_at >= 5
   assert train_testlib.all_finite(values)
@@ -147,7 +147,7 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(digits_dir, tmp_path):
   # bad too; the newest checkpoint left is the one before.
   assert good_step == bad_step - 2 >= 0
   assert tf.train.latest_checkpoint(train_dir) == good_path
-  steps = sorted(scopes.checkpoint_step(p[:-len('.index')])
+  steps = sorted(checkpoints.checkpoint_step(p[:-len('.index')])
                  for p in tf.io.gfile.glob(
                      os.path.join(train_dir, 'model.ckpt-*.index')))
   assert steps[-1] == good_step

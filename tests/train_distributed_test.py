@@ -16,13 +16,13 @@ import pytest
 
 import numpy as np
 
+from checkpointing import checkpoints
 from deployment import launch_local
 from runtime.tf_compat import tf, v1
 from tests import train_testlib
 from tests.train_testlib import digits_dir  # pylint: disable=unused-import
 from training import config as config_lib
 from training import errors
-from training import scopes
 
 pytestmark = pytest.mark.slow  # several training processes on loopback
 
@@ -94,7 +94,7 @@ def _losses(text):
 
 def _latest_step(train_dir):
   latest = tf.train.latest_checkpoint(train_dir)
-  return scopes.checkpoint_step(latest) if latest else -1
+  return checkpoints.checkpoint_step(latest) if latest else -1
 
 
 def _variable_devices(meta_path):
@@ -171,7 +171,7 @@ def test_one_ps_two_workers_share_the_global_step(digits_dir, tmp_path):
   shapes = tf.train.load_checkpoint(latest).get_variable_to_shape_map()
   assert set(devices) <= set(shapes), set(devices) - set(shapes)
   values = train_testlib.read_checkpoint(latest)
-  assert values['global_step'] == scopes.checkpoint_step(latest) >= 300
+  assert values['global_step'] == checkpoints.checkpoint_step(latest) >= 300
   assert train_testlib.all_finite(values)
 
   losses = [loss for _, loss in _losses(log)]
@@ -201,7 +201,7 @@ def test_sync_replicas_step_once_per_aggregated_update(digits_dir, tmp_path):
   assert 2 * final_step <= local_steps <= 2 * final_step + 12, summaries
   assert min(summaries[t][0] for t in (0, 1)) > 0, summaries
   latest = tf.train.latest_checkpoint(train_dir)
-  assert scopes.checkpoint_step(latest) == final_step
+  assert checkpoints.checkpoint_step(latest) == final_step
   # The chief also kept the moving averages (once per update, as Slim).
   values = train_testlib.read_checkpoint(latest)
   weights = [n for n in values if n.startswith('simple_cnn/') and
@@ -261,12 +261,12 @@ def test_killed_worker_leaves_checkpoints_whole_and_rejoins(digits_dir,
     # Async: the chief names the file by the step it read, and the other
     # worker may add a step or two while the variables are written (seen in
     # CI: model.ckpt-603 holding global_step 604).
-    assert 0 <= values['global_step'] - scopes.checkpoint_step(path) <= 20
+    assert 0 <= values['global_step'] - checkpoints.checkpoint_step(path) <= 20
     assert train_testlib.all_finite(values)
   latest = tf.train.latest_checkpoint(train_dir)
-  assert scopes.checkpoint_step(latest) == chief[2] >= rejoined[2] - 20
+  assert checkpoints.checkpoint_step(latest) == chief[2] >= rejoined[2] - 20
   # And it restores: a one-process run resumes from it.
-  step = scopes.checkpoint_step(latest)
+  step = checkpoints.checkpoint_step(latest)
   resumed = train_testlib.run_script(train_testlib.train_flags(
       digits_dir, train_dir, max_number_of_steps=step + 2))
   assert resumed.returncode == 0, resumed.stderr
@@ -368,7 +368,7 @@ def test_launcher_ctrl_c_stops_workers_then_ps(digits_dir, tmp_path):
   local_steps, _, final_step = _summaries(log)[0]
   assert local_steps == final_step > 0
   latest = tf.train.latest_checkpoint(train_dir)
-  assert scopes.checkpoint_step(latest) == final_step
+  assert checkpoints.checkpoint_step(latest) == final_step
   # Variables round-robin over both ps, all in the chief's checkpoint; the
   # clones compute on the worker.
   devices, graph_def = _variable_devices(latest + '.meta')

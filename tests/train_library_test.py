@@ -177,7 +177,7 @@ def test_scopes_match_on_boundaries_and_globs():
   with tf.Graph().as_default():
     v1.get_variable('net/logits/kernel', [2])
     v1.get_variable('net/logits/bias/Momentum', [2])
-    assert sorted(scopes.checkpoint_var_list(v1.global_variables())) == [
+    assert sorted(checkpoints.slim_named_variables(v1.global_variables())) == [
         'net/logits/biases/Momentum', 'net/logits/weights']
     with pytest.raises(errors.ConfigError, match='net/logits'):
       scopes.variables_to_train(['net/logit'])

@@ -11,12 +11,12 @@ import sys
 import numpy as np
 import pytest
 
+from checkpointing import checkpoints
 from datasets import conversion
 from datasets import dataset_files
 from datasets import download_and_convert_digits
 from nets import nets_factory
 from runtime.tf_compat import tf, v1
-from training import scopes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, 'train_image_classifier.py')
@@ -93,7 +93,7 @@ def write_model_checkpoint(path, model_name, num_classes, image_size=32,
           shape = variable.shape.as_list()
           variable.load(rng.uniform(0.5, 1.5, shape).astype(np.float32),
                         session)
-      v1.train.Saver(scopes.checkpoint_var_list(variables)).save(
+      v1.train.Saver(checkpoints.slim_named_variables(variables)).save(
           session, path, write_meta_graph=False)
   return read_checkpoint(path)
 

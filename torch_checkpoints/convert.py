@@ -17,6 +17,7 @@ import collections
 import json
 import os
 
+from checkpointing import names
 from nets import nets_factory
 from nets import topology as topology_lib
 from torch_checkpoints import checkpoint_writer
@@ -204,7 +205,7 @@ def convert(input_path, output_prefix, model_name=None, topology=None,
     raise ConversionError('%s: %s' % (input_path, e)) from None
   if layer_style == 'keras':
     tensors = collections.OrderedDict(
-        (target.slim_to_keras_name(n), a) for n, a in tensors.items())
+        (names.slim_to_keras_name(n), a) for n, a in tensors.items())
   sidecar = sidecar_lib.make_sidecar(
       network.model_name, topology, model_options,
       layer_style, network.num_classes,

@@ -1,9 +1,10 @@
 """The variables (Slim names and shapes) the target network has.
 
-Built by the real builder in a throwaway graph, in the raw style (the fastest
-to build; every style has the same Slim names and shapes), with the topology
-the checkpoint is for (a strided unit's shortcut may be a projection), so that a converted checkpoint is checked against the
-network itself, not against a second description of it.
+Built by the real builder in a throwaway graph (`nets_factory.variable_shapes`),
+in the raw style (the fastest to build; every style has the same Slim names
+and shapes), with the topology the checkpoint is for (a strided unit's
+shortcut may be a projection), so that a converted checkpoint is checked
+against the network itself, not against a second description of it.
 
 Example:
 
@@ -12,7 +13,7 @@ Example:
                                      'topology': 'caffe'})
     shapes['se_resnet_v1_50/logits/weights']   # [1, 1, 2048, 1000]
 """
-from diagnostics import inspect_checkpoint
+from nets import nets_factory
 
 
 def variable_shapes(model_name, num_classes, model_options):
@@ -23,18 +24,5 @@ def variable_shapes(model_name, num_classes, model_options):
     num_classes: classes of the logits layer.
     model_options: builder keywords (`depth_multiplier`, `topology`, ...).
   """
-  return inspect_checkpoint.model_variable_shapes(
-      model_name, num_classes, style='raw', image_size=64, **model_options)
-
-
-def slim_to_keras_name(name):
-  """'a/conv1/weights' -> 'a/conv1/kernel', 'a/fc1/biases' -> 'a/fc1/bias'.
-
-  The inverse of `checkpointing.checkpoints.keras_to_slim_name`: the names of a
-  keras-style graph's variables.
-  """
-  for slim_suffix, keras_suffix in (('/weights', '/kernel'),
-                                    ('/biases', '/bias')):
-    if name.endswith(slim_suffix):
-      return name[:-len(slim_suffix)] + keras_suffix
-  return name
+  return nets_factory.variable_shapes(model_name, num_classes, style='raw',
+                                      image_size=64, **model_options)

@@ -28,14 +28,6 @@ from training import learning_rate as learning_rate_lib
 from training import optimizers
 
 
-def default_intra_op_threads():
-  """One thread per core this process may use (measured best, DESIGN §9)."""
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:  # Not on Linux.
-    return os.cpu_count() or 1
-
-
 @dataclasses.dataclass
 class TrainConfig(options_lib.OptionFields):
   """One training run. See `training/flags.py` for each field's help.
@@ -123,14 +115,6 @@ class TrainConfig(options_lib.OptionFields):
   def model_scope(self):
     """The variable scope the network builds in (its name)."""
     return self.model_name
-
-  @property
-  def intra_op_threads(self):
-    return self.intra_op_parallelism_threads or default_intra_op_threads()
-
-  @property
-  def inter_op_threads(self):
-    return self.inter_op_parallelism_threads or 1
 
   def cluster(self, environ=None):
     """This process's `ClusterConfig`, from the host flags or TF_CONFIG.

@@ -28,7 +28,6 @@ import numpy as np
 from checkpointing import checkpoints
 from runtime.tf_compat import tf, v1
 from training import errors
-from training import scopes
 
 
 def _format_eta(seconds):
@@ -195,7 +194,7 @@ def roll_back_checkpoints(checkpoint_dir, first_bad_step):
   if state.latest is None:
     return None
   good = [p for p in state.all_paths
-          if (scopes.checkpoint_step(p) or 0) < first_bad_step]
+          if (checkpoints.checkpoint_step(p) or 0) < first_bad_step]
   for path in state.all_paths:
     if path not in good:
       v1.train.remove_checkpoint(path)

@@ -29,8 +29,9 @@ from typing import List, Optional
 
 from absl import logging
 
-from deployment import replicas
 from checkpointing import checkpoints
+from deployment import replicas
+from runtime import session_config as session_config_lib
 from runtime.tf_compat import tf, v1
 from training import errors
 from training import hooks as hooks_lib
@@ -74,12 +75,12 @@ class TrainResult:
 
 
 def session_config(config, device_filters=None):
-  """The session's ConfigProto: thread counts, soft placement."""
-  return v1.ConfigProto(
-      intra_op_parallelism_threads=config.intra_op_threads,
-      inter_op_parallelism_threads=config.inter_op_threads,
-      allow_soft_placement=True,
-      device_filters=device_filters)
+  """The session's ConfigProto: thread counts (unset: the machine's
+  defaults, `runtime.session_config.thread_counts`), soft placement."""
+  return session_config_lib.session_config(
+      config.intra_op_parallelism_threads or 0,
+      config.inter_op_parallelism_threads or 0,
+      allow_soft_placement=True, device_filters=device_filters)
 
 
 _RESUME_ADVICE = ('it is the newest checkpoint of --train_dir; move its files '
@@ -87,14 +88,14 @@ _RESUME_ADVICE = ('it is the newest checkpoint of --train_dir; move its files '
                   '--train_dir')
 
 
-def check_resumable(checkpoint, var_list):
+def check_resumable(checkpoint, variables):
   """Fails if the checkpoint in train_dir was not written by this model.
 
   Raises:
     CheckpointMismatchError: naming missing and mismatched variables.
   """
   try:
-    problems = scopes.checkpoint_problems(checkpoint, var_list)
+    problems = checkpoints.fit_problems(checkpoint, variables)
   except checkpoints.NotACheckpointError as e:
     raise checkpoints.NotACheckpointError(e.path, e.detail,
                                           _RESUME_ADVICE) from None
@@ -121,7 +122,7 @@ def _log_batch_norm_warning(config, report, resumed_from=None):
   if not statistics:
     return
   if resumed_from and config.max_number_of_steps is not None and (
-      scopes.checkpoint_step(resumed_from) or 0) >= config.max_number_of_steps:
+      checkpoints.checkpoint_step(resumed_from) or 0) >= config.max_number_of_steps:
     return
   if report is not None and not any(
       '/BatchNorm/moving_' in n for n in report.fresh + report.excluded):
@@ -186,13 +187,13 @@ def _resume_point(config, is_chief):
   return state.latest
 
 
-def _plan_start(config, graph, var_list, is_chief):
+def _plan_start(config, graph, is_chief):
   """Resume or warm start: returns (resumed_from, init_fn, report)."""
   latest = _resume_point(config, is_chief)
   if latest:
-    check_resumable(latest, var_list)
+    check_resumable(latest, v1.global_variables())
     logging.info('Resuming from %s (step %s)%s', latest,
-                 scopes.checkpoint_step(latest),
+                 checkpoints.checkpoint_step(latest),
                  '; --checkpoint_path ignored: train_dir already has a '
                  'checkpoint' if config.checkpoint_path else '')
     return latest, None, None
@@ -242,15 +243,43 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
       message names the last good checkpoint.
     CheckpointMismatchError: the warm-start or resume checkpoint does not fit.
   """
-  var_list = scopes.checkpoint_var_list(v1.global_variables())
-  saver = DirectorySaver(config.train_dir, var_list,
-                         max_to_keep=config.max_checkpoints_to_keep,
-                         sharded=sharded_saver)
+  saver = DirectorySaver(
+      config.train_dir, checkpoints.slim_named_variables(v1.global_variables()),
+      max_to_keep=config.max_checkpoints_to_keep, sharded=sharded_saver)
   all_finite = hooks_lib.all_finite_op(v1.global_variables())
-  resumed_from, init_fn, report = _plan_start(config, graph, var_list,
-                                              is_chief)
+  resumed_from, init_fn, report = _plan_start(config, graph, is_chief)
   _log_batch_norm_warning(config, report, resumed_from)
+  progress, all_hooks = _hooks(config, graph, saver, all_finite, is_chief,
+                               hooks, chief_only_hooks)
+  scaffold = v1.train.Scaffold(
+      saver=saver,
+      init_fn=(lambda _, session: init_fn(session)) if init_fn else None)
+  started = time.time()
+  try:
+    with _restoring_session(
+        resumed_from, config, master, is_chief, scaffold, all_hooks,
+        session_config_proto or session_config(config),
+        stop_grace_period_secs) as session:
+      steps = _run_steps(session, graph, config, progress)
+  except errors.TrainingDivergedError as e:
+    raise _diverged(config, e, is_chief) from None
+  ended = time.time()
+  return TrainResult(
+      start_step=progress.start_step or 0,
+      global_step=progress.final_step or 0,
+      num_steps=steps.num_steps,
+      first_losses=steps.first_losses,
+      last_losses=list(steps.last_losses),
+      checkpoint=checkpoints.latest_checkpoint(config.train_dir),
+      resumed_from=resumed_from,
+      restore_report=report,
+      wall_time_secs=ended - started,
+      images_per_sec=steps.images_per_sec(graph.examples_per_step))
 
+
+def _hooks(config, graph, saver, all_finite, is_chief, hooks,
+           chief_only_hooks):
+  """(the progress hook, every hook of this worker, in running order)."""
   progress = hooks_lib.ProgressHook(
       graph.train_tensor, graph.learning_rate, graph.global_step,
       graph.examples_per_step, every_n_steps=config.log_every_n_steps,
@@ -267,51 +296,46 @@ def run_training(config, graph, master='', is_chief=True, hooks=(),
   if is_chief:
     all_hooks.append(_saver_hook(config, saver, all_finite))
     all_hooks += list(chief_only_hooks)
-  scaffold = v1.train.Scaffold(
-      saver=saver,
-      init_fn=(lambda _, session: init_fn(session)) if init_fn else None)
+  return progress, all_hooks
 
-  num_steps = 0
-  first_losses = []
-  last_losses = collections.deque(maxlen=KEPT_LOSSES)
-  started = time.time()
-  first_step_done = last_step_done = None
-  try:
-    with _restoring_session(
-        resumed_from, config, master, is_chief, scaffold, all_hooks,
-        session_config_proto or session_config(config),
-        stop_grace_period_secs) as session:
-      # A run resumed (or a worker joining) at its last step has no step
-      # left: StopAtStepHook only checks after a step.
-      finished = (config.max_number_of_steps is not None and
-                  progress.start_step >= config.max_number_of_steps)
-      while not finished and not session.should_stop():
-        loss = float(session.run(graph.train_tensor))
-        last_step_done = time.time()
-        first_step_done = first_step_done or last_step_done
-        num_steps += 1
-        last_losses.append(loss)
-        if len(first_losses) < KEPT_LOSSES:
-          first_losses.append(loss)
-  except errors.TrainingDivergedError as e:
-    raise _diverged(config, e, is_chief) from None
-  ended = time.time()
 
-  images_per_sec = None
-  if num_steps > 1 and last_step_done > first_step_done:
-    images_per_sec = ((num_steps - 1) * graph.examples_per_step /
-                      (last_step_done - first_step_done))
-  return TrainResult(
-      start_step=progress.start_step or 0,
-      global_step=progress.final_step or 0,
-      num_steps=num_steps,
-      first_losses=first_losses,
-      last_losses=list(last_losses),
-      checkpoint=checkpoints.latest_checkpoint(config.train_dir),
-      resumed_from=resumed_from,
-      restore_report=report,
-      wall_time_secs=ended - started,
-      images_per_sec=images_per_sec)
+@dataclasses.dataclass
+class _Steps:
+  """The steps this process ran: their losses and when the first and the
+  last ended."""
+  num_steps: int = 0
+  first_losses: List[float] = dataclasses.field(default_factory=list)
+  last_losses: collections.deque = dataclasses.field(
+      default_factory=lambda: collections.deque(maxlen=KEPT_LOSSES))
+  first_step_done: Optional[float] = None
+  last_step_done: Optional[float] = None
+
+  def record(self, loss):
+    self.last_step_done = time.time()
+    self.first_step_done = self.first_step_done or self.last_step_done
+    self.num_steps += 1
+    self.last_losses.append(loss)
+    if len(self.first_losses) < KEPT_LOSSES:
+      self.first_losses.append(loss)
+
+  def images_per_sec(self, examples_per_step):
+    """From the end of the first step to the end of the last, or None."""
+    if self.num_steps > 1 and self.last_step_done > self.first_step_done:
+      return ((self.num_steps - 1) * examples_per_step /
+              (self.last_step_done - self.first_step_done))
+    return None
+
+
+def _run_steps(session, graph, config, progress):
+  """Runs training steps until the session stops; returns the `_Steps`."""
+  steps = _Steps()
+  # A run resumed (or a worker joining) at its last step has no step left:
+  # StopAtStepHook only checks after a step.
+  finished = (config.max_number_of_steps is not None and
+              progress.start_step >= config.max_number_of_steps)
+  while not finished and not session.should_stop():
+    steps.record(float(session.run(graph.train_tensor)))
+  return steps
 
 
 def _restoring_session(resumed_from, *args):
@@ -354,7 +378,7 @@ def _diverged(config, error, is_chief):
                                            error.first_bad_step)
   else:
     good = checkpoints.latest_checkpoint(config.train_dir)
-  where = ('%s (step %s)' % (good, scopes.checkpoint_step(good)) if good
+  where = ('%s (step %s)' % (good, checkpoints.checkpoint_step(good)) if good
            else 'none (the next run starts afresh)')
   return errors.TrainingDivergedError(
       '%s; training stopped. The last good checkpoint is %s. Lower '

@@ -16,6 +16,7 @@ from typing import Any, Callable, List, Optional
 
 from absl import logging
 
+from checkpointing import checkpoints
 from datasets import pipeline
 from deployment import model_deploy
 from modeling import model_builder
@@ -118,7 +119,7 @@ def _add_summaries(config, clone, total_loss, learning_rate):
       v1.summary.histogram('activations/' + name, activation)
       v1.summary.scalar('sparsity/' + name, tf.nn.zero_fraction(activation))
     for variable in v1.model_variables():
-      v1.summary.histogram(scopes.checkpoint_name(variable), variable)
+      v1.summary.histogram(checkpoints.slim_name(variable), variable)
   return accuracy
 
 
@@ -156,7 +157,38 @@ def build_train_graph(config,
     v1.set_random_seed(config.random_seed)
   with v1.device(deploy.variables_device()):
     global_step = v1.train.get_or_create_global_step()
+  inputs = _build_clones(config, deploy)
+  update_ops = _update_ops(config, inputs.clones)
+  variables_to_train = scopes.variables_to_train(config.trainable_scopes)
+  moving_average, learning_rate, optimizer = _build_optimizer(
+      config, deploy, inputs.dataset.num_samples, global_step,
+      replicas_to_aggregate, optimizer_wrapper)
+  total_loss, train_tensor = _build_train_tensor(
+      deploy, inputs.clones, optimizer, variables_to_train, global_step,
+      update_ops, moving_average)
+  accuracy = _add_summaries(config, inputs.clones[0], total_loss,
+                            learning_rate)
+  return TrainGraph(
+      global_step=global_step, train_tensor=train_tensor,
+      total_loss=total_loss, learning_rate=learning_rate, accuracy=accuracy,
+      optimizer=optimizer, variables_to_train=variables_to_train,
+      moving_average=moving_average, clones=inputs.clones,
+      dataset=inputs.dataset, num_classes=inputs.num_classes,
+      image_size=inputs.image_size,
+      examples_per_step=config.batch_size * deploy.num_clones)
 
+
+@dataclasses.dataclass
+class _Clones:
+  """The data and the network clones built on it."""
+  dataset: Any
+  num_classes: int
+  image_size: int
+  clones: List[Any]
+
+
+def _build_clones(config, deploy):
+  """The input pipeline, then one network (with its loss) per clone."""
   dataset = config.dataset()
   model_config = config.model_config()
   num_classes = model_config.num_logits(dataset.num_classes)
@@ -173,48 +205,53 @@ def build_train_graph(config,
                               deploy)
   model_fn = _model_fn(config, model_config, iterator, image_size,
                        num_classes, deploy.inputs_device())
-  clones = model_deploy.create_clones(deploy, model_fn)
+  return _Clones(dataset, num_classes, image_size,
+                 model_deploy.create_clones(deploy, model_fn))
 
+
+def _update_ops(config, clones):
+  """The clones' `UPDATE_OPS` (batch norm statistics) this run runs."""
   update_ops = model_deploy.clone_update_ops(clones)
   if config.trainable_scopes and not config.update_frozen_batch_norm:
     # Frozen layers keep their restored statistics too.
     update_ops = scopes.update_ops_in_scopes(update_ops,
                                              config.trainable_scopes)
-  variables_to_train = scopes.variables_to_train(config.trainable_scopes)
+  return update_ops
 
+
+def _build_optimizer(config, deploy, num_samples, global_step,
+                     replicas_to_aggregate, optimizer_wrapper):
+  """(moving_average or None, learning_rate, optimizer), the optimizer
+  wrapped by `optimizer_wrapper` if given."""
   moving_average = None
   if config.moving_average_decay:
     with v1.device(deploy.variables_device()):
       moving_average = v1.train.ExponentialMovingAverage(
           config.moving_average_decay, global_step)
-
   with v1.device(deploy.optimizer_device()):
     learning_rate = learning_rate_lib.build_learning_rate(
-        config, dataset.num_samples, global_step, replicas_to_aggregate)
+        config, num_samples, global_step, replicas_to_aggregate)
     optimizer = optimizers.build_optimizer(config, learning_rate)
     if optimizer_wrapper is not None:
       optimizer = optimizer_wrapper(optimizer, moving_average)
+  return moving_average, learning_rate, optimizer
 
+
+def _build_train_tensor(deploy, clones, optimizer, variables_to_train,
+                        global_step, update_ops, moving_average):
+  """(total_loss, train_tensor): the gradients applied, then the update ops
+  and the moving averages; the train tensor returns the loss."""
   total_loss, grads_and_vars = model_deploy.optimize_clones(
       clones, optimizer, var_list=variables_to_train)
   with v1.device(deploy.optimizer_device()):
     apply_op = optimizer.apply_gradients(grads_and_vars,
                                          global_step=global_step)
-
   if moving_average is not None and not isinstance(
       optimizer, v1.train.SyncReplicasOptimizer):
+    # A SyncReplicasOptimizer applies the averages itself (on the chief).
     with tf.control_dependencies([apply_op]):
       update_ops.append(moving_average.apply(v1.model_variables()))
-
   update_op = tf.group(apply_op, *update_ops, name='update_barrier')
   with tf.control_dependencies([update_op]):
     train_tensor = tf.identity(total_loss, name='train_op')
-
-  accuracy = _add_summaries(config, clones[0], total_loss, learning_rate)
-  return TrainGraph(
-      global_step=global_step, train_tensor=train_tensor,
-      total_loss=total_loss, learning_rate=learning_rate, accuracy=accuracy,
-      optimizer=optimizer, variables_to_train=variables_to_train,
-      moving_average=moving_average, clones=clones, dataset=dataset,
-      num_classes=num_classes, image_size=image_size,
-      examples_per_step=config.batch_size * deploy.num_clones)
+  return total_loss, train_tensor

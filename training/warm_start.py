@@ -16,12 +16,6 @@ from checkpointing import checkpoints
 from nets import nets_factory
 from runtime.tf_compat import tf, v1
 
-def _checkpoint_has_se(checkpoint):
-  return any(scope in name
-             for name in checkpoints.load_reader(
-                 checkpoint).get_variable_to_shape_map()
-             for scope in checkpoints.SE_FRESH_SCOPES)
-
 
 def plan_warm_start(config, variables, ema=None):
   """Plans the restore from `config.checkpoint_path`; restores nothing yet.
@@ -41,19 +35,18 @@ def plan_warm_start(config, variables, ema=None):
     CheckpointMismatchError: what does not fit and what to pass.
   """
   checkpoint = checkpoints.resolve_checkpoint(config.checkpoint_path)
-  fresh_scopes = ()
-  if nets_factory.is_se_network(config.model_name) and not _checkpoint_has_se(
-      checkpoint):
-    fresh_scopes = checkpoints.SE_FRESH_SCOPES
-  mapped = bool(config.checkpoint_model_scope)
+  fresh_scopes = checkpoints.se_fresh_scopes(
+      nets_factory.is_se_network(config.model_name),
+      checkpoints.load_reader(checkpoint).get_variable_to_shape_map())
+  checkpoint_model_scope, model_scope = _scope_map(config)
   restore_fn, report = checkpoints.warm_start_fn(
       checkpoint, variables,
-      checkpoint_model_scope=config.checkpoint_model_scope if mapped else None,
-      model_scope=config.model_scope if mapped else None,
+      checkpoint_model_scope=checkpoint_model_scope, model_scope=model_scope,
       exclude_scopes=list(config.checkpoint_exclude_scopes),
       ignore_missing_vars=config.ignore_missing_vars,
       fresh_scopes=fresh_scopes, suggest_flags=True)
-  sync_averages = _sync_averages_op(ema, variables, report, config)
+  sync_averages = _sync_averages_op(ema, variables, report, model_scope,
+                                    checkpoint_model_scope)
 
   def init_fn(session):
     restore_fn(session)
@@ -64,17 +57,24 @@ def plan_warm_start(config, variables, ema=None):
   return init_fn, report
 
 
-def _sync_averages_op(ema, variables, report, config):
+def _scope_map(config):
+  """(checkpoint_model_scope, model_scope) of --checkpoint_model_scope, or
+  (None, None): names as they are."""
+  if not config.checkpoint_model_scope:
+    return None, None
+  return config.checkpoint_model_scope, config.model_scope
+
+
+def _sync_averages_op(ema, variables, report, model_scope,
+                      checkpoint_model_scope):
   """Assigns each restored variable's moving average its restored value."""
   if ema is None:
     return None
   restored = set(report.restored)
   assigns = []
   for variable in variables:
-    key = checkpoints.slim_name(variable)
-    if config.checkpoint_model_scope and key.startswith(
-        config.model_scope + '/'):
-      key = config.checkpoint_model_scope + key[len(config.model_scope):]
+    key = checkpoints.map_scope(checkpoints.slim_name(variable), model_scope,
+                                checkpoint_model_scope)
     average = ema.average(variable)
     if key in restored and average is not None:
       assigns.append(v1.assign(average, variable.read_value()))

@@ -20,10 +20,13 @@ that style writes one: `tf.nn.convolution` with grouped filters (raw),
 
 All three give the same variable names (Keras' `kernel`/`bias` map to
 `weights`/`biases`, see `checkpointing.checkpoints.keras_to_slim_name`), the same
-collections and the same end points. In a graph, `conv2d` then folds an
-inference batch norm into the convolution where that pays, in whichever style
-built it (`nets.layers.batch_norm_folding`; `fold_batch_norm=False` in
-`arg_scope` keeps Slim's Conv2D -> FusedBatchNorm op for op).
+collections and the same end points, and compute with the same ops
+(`nets.layers.conv_ops`: a 1x1 conv of a 1x1 map as a matmul, grouped convs
+as one op). In a graph, each style's conv2d folds an inference batch norm
+into the convolution while building it, where that pays
+(`nets.layers.batch_norm_folding`; `fold_batch_norm=False` in `arg_scope`
+keeps Slim's Conv2D -> FusedBatchNorm op for op). Nothing is rewritten after
+a layer is built.
 
 SE blocks in a graph: `squeeze_excitation(..., addend=shortcut)` is a
 residual unit's whole tail, relu(x * gates + shortcut), run as one compiled op
@@ -44,7 +47,6 @@ Example:
 import importlib
 
 from nets import names
-from nets.layers import batch_norm_folding
 from nets.layers import se_tail
 from runtime.tf_compat import slim, tf
 
@@ -161,33 +163,19 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
   and output channels split into `groups` groups, group i of the output
   computed from group i of the input; `weights` [kh, kw, C / groups, K] (see
   `nets.layers.grouped`).
-  `outputs_collections` collects the output under the layer's scope name.
-  In a graph, an inference batch norm (moving statistics) is folded into the
-  convolution where that pays (`nets.layers.batch_norm_folding`: the same
-  variables and values, up to float rounding; faster), unless
-  `fold_batch_norm=False`.
+  `outputs_collections` collects the output under the layer's scope name
+  (None: none, or in the slim style whatever `slim.conv2d`'s arg_scope
+  says, as in Slim).
+  In a graph, the style folds an inference batch norm (moving statistics)
+  into the convolution while building it, where that pays
+  (`nets.layers.batch_norm_folding`: the same variables and values, up to
+  float rounding; no batch norm op), unless `fold_batch_norm=False`.
   """
-  module = get(style)
-  if not (fold_batch_norm and _is_graph_tensor(inputs)):
-    return module.conv2d(inputs, num_outputs, kernel_size, stride=stride,
-                         rate=rate, padding=padding, scope=scope,
-                         outputs_collections=outputs_collections,
-                         groups=groups, **kwargs)
-  # The style collects its output under its (uniquified) scope name; a
-  # private collection tells us that name, to collect the folded output
-  # under it instead.
-  graph = tf.compat.v1.get_default_graph()
-  probe = '_nets_layers_conv2d_name'
-  outputs = module.conv2d(inputs, num_outputs, kernel_size, stride=stride,
-                          rate=rate, padding=padding, scope=scope,
-                          outputs_collections=probe, groups=groups, **kwargs)
-  (collected,) = graph.get_collection(probe)
-  graph.clear_collection(probe)
-  alias = collected.aliases[-1]
-  folded = (batch_norm_folding.fold(outputs)
-            if batch_norm_folding.worth_folding(outputs) else None)
-  return slim.utils.collect_named_outputs(
-      outputs_collections, alias, outputs if folded is None else folded)
+  return get(style).conv2d(
+      inputs, num_outputs, kernel_size, stride=stride, rate=rate,
+      padding=padding, scope=scope, outputs_collections=outputs_collections,
+      groups=groups, fold_batch_norm=fold_batch_norm and _is_graph_tensor(
+          inputs), **kwargs)
 
 
 @slim.add_arg_scope

@@ -16,8 +16,10 @@ import contextlib
 import threading
 import weakref
 
+from nets.layers import batch_norm_folding
+from nets.layers import conv_ops
 from nets.layers import grouped
-from nets.layers import pointwise
+from nets.layers import scoped
 from runtime.tf_compat import slim, tf, tf_keras
 
 v1 = tf.compat.v1
@@ -139,40 +141,55 @@ def _call(name, make, inputs, has_variables=True, **call_kwargs):
   num_updates = len(layer.updates) if _in_graph() else 0
   with _root_name_scope():
     outputs = layer(inputs, **call_kwargs)
-  if _in_graph():
-    if is_new:
-      for variable in layer.weights:
-        v1.add_to_collection(v1.GraphKeys.MODEL_VARIABLES, variable)
-      for loss in layer.losses:
-        v1.add_to_collection(v1.GraphKeys.REGULARIZATION_LOSSES, loss)
-    for update in layer.updates[num_updates:]:
-      v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
+  _export(layer, is_new, num_updates)
   return outputs
 
 
-class _GraphConv2D(_LAYERS.Conv2D):
-  """`Conv2D` that runs a 1x1 conv of a 1x1 map as a matmul (graph mode).
+def _built(name, make, input_shape):
+  """Layer `name`, built for `input_shape` but not called (graph mode).
 
-  Same variables, config and values (up to float rounding) as `Conv2D`; see
-  `nets.layers.pointwise`. A grouped one (`groups` > 1) runs as one `Conv2D`
+  For a layer whose variables another computation uses (a conv with batch
+  norm folded in): the variables and regularization losses are exported as
+  `_call` exports them.
+  """
+  layer, is_new = _layer(name, make)
+  if not layer.built:
+    # Keras names the variables by the name scope it builds them in.
+    with _root_name_scope(), v1.name_scope(layer.name + '/'):
+      layer.build(input_shape)
+  _export(layer, is_new, len(layer.updates))
+  return layer
+
+
+def _export(layer, is_new, num_updates):
+  """Puts what Keras keeps on `layer` into the graph's collections."""
+  if not _in_graph():
+    return
+  if is_new:
+    for variable in layer.weights:
+      v1.add_to_collection(v1.GraphKeys.MODEL_VARIABLES, variable)
+    for loss in layer.losses:
+      v1.add_to_collection(v1.GraphKeys.REGULARIZATION_LOSSES, loss)
+  for update in layer.updates[num_updates:]:
+    v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
+
+
+class _GraphConv2D(_LAYERS.Conv2D):
+  """`Conv2D` computing its output with `nets.layers.conv_ops` (graph mode).
+
+  Same variables, config and values (up to float rounding) as `Conv2D`, and
+  the ops of the other styles: a 1x1 conv of a 1x1 map as a matmul
+  (`nets.layers.pointwise`), a grouped one (`groups` > 1) as one `Conv2D`
   op (`nets.layers.grouped`) where the stock layer calls an XLA-compiled
-  function: in a graph the op is what batch norm folding and grappler look
-  for. Used for graph tensors only, so the Keras models of
+  function. Used for graph tensors only, so the Keras models of
   `nets.keras_model` keep the stock, serializable `Conv2D`.
   """
 
-  def convolution_op(self, inputs, kernel):
-    if self.groups > 1:
-      return grouped.convolution(
-          inputs, kernel, self.groups, strides=list(self.strides),
-          padding=self.padding.upper(), dilations=list(self.dilation_rate))
-    if pointwise.is_single_pixel_pointwise(inputs, self.kernel_size,
-                                           self.strides, self.dilation_rate):
-      return pointwise.conv(inputs, kernel)
-    return super().convolution_op(inputs, kernel)
-
-  def _jit_compiled_convolution_op(self, inputs, kernel):
-    return self.convolution_op(inputs, kernel)
+  def call(self, inputs):
+    return conv_ops.convolution(
+        inputs, self.kernel, stride=list(self.strides),
+        padding=self.padding.upper(), rate=list(self.dilation_rate),
+        groups=self.groups, biases=self.bias if self.use_bias else None)
 
 
 def _regularizer(weight_decay):
@@ -192,28 +209,67 @@ def _collect(outputs_collections, name, outputs):
 @slim.add_arg_scope
 def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
            activation_fn=tf.nn.relu, normalizer_fn=None, weight_decay=0.0,
-           outputs_collections=None, scope=None, groups=1):
+           outputs_collections=None, scope=None, groups=1,
+           fold_batch_norm=False):
   """`Conv2D`, then `BatchNormalization` (or a bias), then the activation.
 
-  `groups` > 1: `Conv2D(groups=...)`, kernel [kh, kw, C / groups, K].
+  `groups` > 1: `Conv2D(groups=...)`, kernel [kh, kw, C / groups, K]. With
+  `fold_batch_norm` (graph mode), an inference batch norm is folded into the
+  conv where that pays (`nets.layers.batch_norm_folding`): both layers are
+  built for their variables, and conv(x, kernel * s) + b is computed instead
+  of calling them.
   """
   name = _full_name(scope, 'Conv')
   grouped.check_groups(inputs.shape[-1], num_outputs, groups)
-  outputs = _call(
-      name,
-      lambda: (_GraphConv2D if _in_graph() else _LAYERS.Conv2D)(
-          num_outputs, kernel_size, strides=stride, dilation_rate=rate,
-          padding=padding.lower(), use_bias=not normalizer_fn, groups=groups,
-          kernel_initializer=tf_keras.initializers.VarianceScaling(
-              2.0, 'fan_in', 'truncated_normal'),
-          kernel_regularizer=_regularizer(weight_decay), name=name),
-      inputs)
-  if normalizer_fn:
-    with v1.variable_scope(name.rsplit('/', 1)[-1]):  # BN goes in the conv's.
-      outputs = batch_norm(outputs)
+
+  def make_conv():
+    return (_GraphConv2D if _in_graph() else _LAYERS.Conv2D)(
+        num_outputs, kernel_size, strides=stride, dilation_rate=rate,
+        padding=padding.lower(), use_bias=not normalizer_fn, groups=groups,
+        kernel_initializer=tf_keras.initializers.VarianceScaling(
+            2.0, 'fan_in', 'truncated_normal'),
+        kernel_regularizer=_regularizer(weight_decay), name=name)
+
+  conv_args = dict(stride=stride, padding=padding, rate=rate, groups=groups)
+  weights_shape = (list(kernel_size) if isinstance(kernel_size, (list, tuple))
+                   else [kernel_size] * 2) + [
+                       inputs.shape.as_list()[-1] // groups, num_outputs]
+  if (normalizer_fn and fold_batch_norm and _in_graph() and
+      _folds(inputs, weights_shape, activation_fn, conv_args)):
+    outputs = _folded_conv(name, make_conv, inputs, conv_args)
+  else:
+    outputs = _call(name, make_conv, inputs)
+    if normalizer_fn:
+      with v1.variable_scope(name.rsplit('/', 1)[-1]):  # BN in the conv's.
+        outputs = batch_norm(outputs)
   if activation_fn is not None:
     outputs = _activation(outputs, activation_fn)
   return _collect(outputs_collections, name, outputs)
+
+
+def _folds(inputs, weights_shape, activation_fn, conv_args):
+  """Whether `batch_norm`, as scoped here, folds into this conv."""
+  params = scoped.arguments(batch_norm)
+  return (batch_norm_folding.is_inference(params['is_training']) and
+          params['activation_fn'] is None and
+          batch_norm_folding.worth_folding(
+              inputs, weights_shape, conv_args['stride'], conv_args['rate'],
+              conv_args['padding'], activation_fn))
+
+
+def _folded_conv(name, make_conv, inputs, conv_args):
+  """The conv layer `name` with its inference batch norm folded in."""
+  params = scoped.arguments(batch_norm)
+  conv = _built(name, make_conv, inputs.shape)
+  with v1.variable_scope(name.rsplit('/', 1)[-1]):  # BN in the conv's.
+    bn_name = _full_name(params['scope'] or 'BatchNorm', 'BatchNorm')
+  bn = _built(bn_name, lambda: _batch_norm_layer(
+      bn_name, params['decay'], params['epsilon'], params['scale']),
+              inputs.shape[:-1].concatenate([conv.filters]))
+  with _root_name_scope(), v1.name_scope(name + '/'):
+    return batch_norm_folding.folded_convolution(
+        inputs, conv.kernel, bn.gamma, bn.beta, bn.moving_mean,
+        bn.moving_variance, bn.epsilon, **conv_args)
 
 
 def _activation(inputs, activation_fn):
@@ -222,17 +278,18 @@ def _activation(inputs, activation_fn):
   return _LAYERS.Activation(activation_fn)(inputs)
 
 
+def _batch_norm_layer(name, decay, epsilon, scale):
+  return _LAYERS.BatchNormalization(axis=-1, momentum=decay, epsilon=epsilon,
+                                    scale=scale, center=True, name=name)
+
+
 @slim.add_arg_scope
 def batch_norm(inputs, decay=0.999, epsilon=0.001, scale=False,
                is_training=True, activation_fn=None, scope=None):
   """`BatchNormalization` with Slim's decay/epsilon/scale semantics."""
   name = _full_name(scope or 'BatchNorm', 'BatchNorm')
-  outputs = _call(
-      name,
-      lambda: _LAYERS.BatchNormalization(
-          axis=-1, momentum=decay, epsilon=epsilon, scale=scale, center=True,
-          name=name),
-      inputs, training=is_training)
+  outputs = _call(name, lambda: _batch_norm_layer(name, decay, epsilon, scale),
+                  inputs, training=is_training)
   if activation_fn is not None:
     outputs = _activation(outputs, activation_fn)
   return outputs

@@ -2,16 +2,13 @@
 
 The logits of a ResNet are a 1x1 conv on the globally pooled [N, 1, 1, C]
 features (Slim's checkpoint layout, weights [1, 1, C, K]). oneDNN runs that
-shape as a convolution far below matmul speed. Measured on the 2-core
-benchmark machine, C=2048, K=1000, alone: forward 7.2 ms at batch 8 and
-20.6 ms at batch 32 as a conv, 1.2 / 2.0 ms as a matmul (forward and
-backward 19.2 / 51.6 ms vs 3.3 / 6.0 ms); inside ResNet-50 at batch 32
-(`benchmarks.profile_model`, a busy machine): tf_slim's fused logits conv
-13.8 ms, ours 2.0 ms. End to end that is 1-3% of a forward step, below the
-noise of the shared machine's side-by-side ratios. Every style's conv2d takes
-this path when `is_single_pixel_pointwise` holds; the variables stay exactly
-the conv's, and the values differ from the conv's only by float rounding (the
-same sums in another order, ~1e-6 relative).
+shape as a convolution, with a kernel made for large feature maps, several
+times slower than the plain matrix product it is, forward and backward (the
+README's Performance section has the figures). `nets.layers.conv_ops`, which
+every style's conv2d calls, takes this path whenever
+`is_single_pixel_pointwise` holds; the variables stay exactly the conv's, and
+the values differ from the conv's only by float rounding (the same sums in
+another order).
 """
 from runtime.tf_compat import tf
 

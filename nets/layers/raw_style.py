@@ -7,8 +7,10 @@ the collections `slim` uses (`MODEL_VARIABLES`, `TRAINABLE_VARIABLES`,
 assign ops in `UPDATE_OPS`. Hyper-parameters come from `slim.arg_scope`
 (see `arg_scope`), so networks set them exactly as they do for Slim.
 """
+from nets.layers import batch_norm_folding
+from nets.layers import conv_ops
 from nets.layers import grouped
-from nets.layers import pointwise
+from nets.layers import scoped
 from runtime.tf_compat import slim, tf
 
 v1 = tf.compat.v1
@@ -54,11 +56,14 @@ def _pair(value):
 @slim.add_arg_scope
 def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
            activation_fn=tf.nn.relu, normalizer_fn=None, weight_decay=0.0,
-           outputs_collections=None, scope=None, groups=1):
+           outputs_collections=None, scope=None, groups=1,
+           fold_batch_norm=False):
   """Conv (HWIO `weights`), then `BatchNorm` or `biases`, then activation.
 
-  `groups` > 1: a grouped conv, `weights` [kh, kw, C / groups, K]
-  (`nets.layers.grouped`).
+  `groups` > 1: a grouped conv, `weights` [kh, kw, C / groups, K]. The ops
+  come from `nets.layers.conv_ops`. With `fold_batch_norm`, an inference
+  batch norm is folded into the conv where that pays
+  (`nets.layers.batch_norm_folding`): the same variables, no batch norm op.
   """
   with v1.variable_scope(scope, 'Conv', [inputs]) as sc:
     in_depth = inputs.shape.as_list()[-1]
@@ -66,26 +71,53 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, rate=1, padding='SAME',
     weights = _model_variable(
         'weights', _pair(kernel_size) + [in_depth // groups, num_outputs],
         _he_normal(), weight_decay=weight_decay)
-    if groups == 1 and pointwise.is_single_pixel_pointwise(
-        inputs, kernel_size, stride, rate):
-      outputs = None  # A matmul (e.g. the logits); see nets.layers.pointwise.
-    else:
-      outputs = grouped.convolution(inputs, weights, groups, strides=stride,
-                                    padding=padding, dilations=rate)
-    if normalizer_fn:
-      if outputs is None:
-        outputs = pointwise.conv(inputs, weights)
-      outputs = batch_norm(outputs)
+    conv_args = dict(stride=stride, padding=padding, rate=rate, groups=groups)
+    if normalizer_fn and fold_batch_norm and _folds(
+        inputs, weights, activation_fn, conv_args):
+      outputs = _folded_conv(inputs, weights, conv_args)
+    elif normalizer_fn:
+      outputs = batch_norm(conv_ops.convolution(inputs, weights, **conv_args))
     else:
       biases = _model_variable('biases', [num_outputs], v1.zeros_initializer())
-      if outputs is None:
-        outputs = pointwise.conv(inputs, weights, biases)
-      else:
-        outputs = tf.nn.bias_add(outputs, biases)
+      outputs = conv_ops.convolution(inputs, weights, biases=biases,
+                                     **conv_args)
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name,
                                             outputs)
+
+
+def _folds(inputs, weights, activation_fn, conv_args):
+  """Whether `batch_norm`, as scoped here, folds into this conv."""
+  params = scoped.arguments(batch_norm)
+  return (batch_norm_folding.is_inference(params['is_training']) and
+          params['activation_fn'] is None and
+          batch_norm_folding.worth_folding(
+              inputs, weights.shape, conv_args['stride'], conv_args['rate'],
+              conv_args['padding'], activation_fn))
+
+
+def _folded_conv(inputs, weights, conv_args):
+  """`batch_norm(conv)` in inference, as conv(x, W * s) + b."""
+  params = scoped.arguments(batch_norm)
+  with v1.variable_scope(params['scope'], 'BatchNorm', [inputs]):
+    gamma, beta, moving_mean, moving_variance = _batch_norm_variables(
+        weights.shape.as_list()[-1], params['scale'])
+  return batch_norm_folding.folded_convolution(
+      inputs, weights, gamma, beta, moving_mean, moving_variance,
+      params['epsilon'], **conv_args)
+
+
+def _batch_norm_variables(depth, scale):
+  """gamma (None without `scale`), beta, moving_mean, moving_variance."""
+  beta = _model_variable('beta', [depth], v1.zeros_initializer())
+  gamma = (_model_variable('gamma', [depth], v1.ones_initializer())
+           if scale else None)
+  moving_mean = _model_variable('moving_mean', [depth],
+                                v1.zeros_initializer(), trainable=False)
+  moving_variance = _model_variable('moving_variance', [depth],
+                                    v1.ones_initializer(), trainable=False)
+  return gamma, beta, moving_mean, moving_variance
 
 
 @slim.add_arg_scope
@@ -98,13 +130,10 @@ def batch_norm(inputs, decay=0.999, epsilon=0.001, scale=False,
                      'or False with the raw style')
   with v1.variable_scope(scope, 'BatchNorm', [inputs]):
     depth = inputs.shape.as_list()[-1]
-    beta = _model_variable('beta', [depth], v1.zeros_initializer())
-    gamma = (_model_variable('gamma', [depth], v1.ones_initializer())
-             if scale else tf.ones([depth]))
-    moving_mean = _model_variable('moving_mean', [depth],
-                                  v1.zeros_initializer(), trainable=False)
-    moving_variance = _model_variable('moving_variance', [depth],
-                                      v1.ones_initializer(), trainable=False)
+    gamma, beta, moving_mean, moving_variance = _batch_norm_variables(
+        depth, scale)
+    if gamma is None:
+      gamma = tf.ones([depth])
     if is_training:
       outputs, mean, variance = v1.nn.fused_batch_norm(
           inputs, gamma, beta, epsilon=epsilon, is_training=True)
