@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: venv test test-quick demo summary bazel-test bench clean
+.PHONY: venv kernels test test-quick demo summary bazel-test bench clean
 
 venv: $(STAMP)
 
@@ -22,14 +22,21 @@ $(STAMP): requirements.txt
 ONEDNN_TESTS := tests/batch_norm_folding_test.py tests/resnet_styles_test.py \
 	tests/resnet_api_test.py tests/se_block_test.py
 
-test: venv
+# The SE tail op (nets/layers/kernels/se_tail.cc), compiled with g++ against the
+# installed TensorFlow into ~/.cache/slim_senet/kernels (SLIM_SENET_KERNEL_DIR
+# overrides). Optional: without it the SE blocks use TensorFlow's ops, and the
+# library is also built on first use. SLIM_SENET_CUSTOM_OPS=0 skips it.
+kernels: venv
+	$(PY) -c 'from nets.layers import se_tail; print(se_tail.build())' || echo "kernels: not built; the SE blocks will use TensorFlow's ops"
+
+test: venv kernels
 	$(PY) -m pytest -q tests
 	TF_ENABLE_ONEDNN_OPTS=$$($(PY) -c 'from nets.layers import batch_norm_folding as b; print(int(not b.onednn_enabled()))' 2>/dev/null) \
 		$(PY) -m pytest -q $(ONEDNN_TESTS)
 
 # The edit-test loop: unit tests only (no subprocesses, no multi-process
 # training, no full-size networks); `make test` runs everything.
-test-quick: venv
+test-quick: venv kernels
 	$(PY) -m pytest -q -m 'not slow' tests
 
 # The README's main job: on a fresh machine, convert the embedded digits

@@ -107,6 +107,12 @@ flags.DEFINE_bool('folding_control', True,
                   'Also time the first variant with inference batch norm '
                   'unfolded (Slim\'s Conv2D -> FusedBatchNorm): what folding '
                   'buys, forward.')
+flags.DEFINE_list('se_controls', ['tf_ops'],
+                  'SE paths also timed for each SE model in the first style '
+                  '(model_variants.SE_PATHS): tf_ops (TensorFlow\'s ops for '
+                  'the SE tail, squeeze of conv3\'s output: the SE unit '
+                  'before the compiled tail), late_squeeze (the compiled '
+                  'tail, squeeze of conv3\'s output). Empty for none.')
 flags.DEFINE_bool('onednn', True,
                   'Run TensorFlow with oneDNN ops (TF_ENABLE_ONEDNN_OPTS=1; '
                   'TF leaves them off on CPUs without AVX-512). The script '
@@ -163,7 +169,8 @@ def settings_from_flags():
         disable_v2_behavior=FLAGS.disable_v2_behavior,
         cpu_allocator=session_config.cpu_allocator(),
         onednn=process_env.onednn_enabled(), aa_control=FLAGS.aa_control,
-        folding_control=FLAGS.folding_control, topology=FLAGS.topology,
+        folding_control=FLAGS.folding_control,
+        se_controls=tuple(FLAGS.se_controls), topology=FLAGS.topology,
         torch_python=FLAGS.torch_python)
   except ValueError as e:
     raise app.UsageError(str(e))

@@ -84,6 +84,7 @@ _SETTINGS_DEFAULTS = collections.OrderedDict([
     ('onednn', None),
     ('aa_control', True),
     ('folding_control', True),
+    ('se_controls', ('tf_ops',)),
     ('topology', None),
     ('torch_python', None),
 ])
@@ -119,6 +120,9 @@ class BenchSettings(collections.namedtuple('BenchSettings',
     import, see `benchmarks.process_env`; recorded here).
   aa_control: also time a replica of the first variant (`<name>#2`); its
     ratio to the original is the noise floor of every ratio in the phase.
+  se_controls: SE paths (`model_variants.SE_PATHS`) also timed for every SE
+    model in the first style (`<name>@se=<path>`); each one's ratio to the
+    default path shows what the compiled SE tail and the early squeeze buy.
   folding_control: also time the first variant with batch norm unfolded
     (`<name>@unfolded`, Slim's Conv2D -> FusedBatchNorm); forward, the ratio
     is what folding buys.
@@ -136,7 +140,7 @@ class BenchSettings(collections.namedtuple('BenchSettings',
       raise TypeError('Unknown benchmark settings %s; valid: %s' %
                       (sorted(unknown), ', '.join(_SETTINGS_DEFAULTS)))
     values = dict(_SETTINGS_DEFAULTS, **fields)
-    for name in ('models', 'styles', 'peers', 'modes'):
+    for name in ('models', 'styles', 'peers', 'modes', 'se_controls'):
       values[name] = tuple(values[name])
     values['shapes'] = tuple(tuple(shape) for shape in values['shapes'])
     settings = super().__new__(cls, **values)
@@ -162,6 +166,10 @@ class BenchSettings(collections.namedtuple('BenchSettings',
                          style)
     for model in self.models:
       model_variants.ours(model, self.styles[0])  # Checks the name.
+    for path in self.se_controls:
+      if path not in model_variants.SE_PATHS:
+        raise ValueError('Unknown SE path %r; valid paths: %s' %
+                         (path, ', '.join(model_variants.SE_PATHS)))
     for batch_size, image_size in self.shapes:
       if batch_size < 1 or image_size < 1:
         raise ValueError('Invalid shape %dx%d' % (batch_size, image_size))
@@ -189,6 +197,11 @@ def variants(settings):
     found.append(model_variants.replica(found[0]))
   if settings.folding_control:
     found.append(model_variants.unfolded(found[0]))
+  for model in settings.models:
+    if model.startswith('se_'):
+      for path in settings.se_controls:
+        found.append(model_variants.se_path(
+            model_variants.ours(model, settings.styles[0]), path))
   torch_python = None
   for model in settings.models:
     plain = model_variants.peer(model_variants.TF_SLIM, model) is not None
@@ -352,6 +365,8 @@ def _pairs(names, settings):
   pairs += [('folding', name[:-len(model_variants.UNFOLDED_SUFFIX)], name)
             for name in names
             if name.endswith(model_variants.UNFOLDED_SUFFIX)]
+  pairs += [('se_path', name.rpartition(model_variants.SE_PATH_MARK)[0], name)
+            for name in names if model_variants.SE_PATH_MARK in name]
   tf_slim_peer = model_variants.TF_SLIM
   for model in settings.models:
     slim_name = '%s/slim' % model
@@ -597,6 +612,7 @@ _KIND_LABELS = {
     'vs_slim_style': 'time, style / slim style',
     'se_overhead': 'time, SE-ResNet / ResNet',
     'folding': 'time, batch norm folded / unfolded (Slim\'s ops)',
+    'se_path': 'time, SE unit as built / another SE path (@se=...)',
     'ceiling_fraction': 'GFLOP/s / ceiling GFLOP/s',
 }
 

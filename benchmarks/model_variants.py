@@ -15,6 +15,11 @@ A variant is one network written one way:
 | `resnet_v1_50/slim@unfolded`    | ours with Slim's Conv2D -> FusedBatchNorm   |
 |                                 | (`unfolded()`: what BN folding buys)        |
 | `se_resnet_v1_50/slim@topology=torch` | ours in another topology (`ours()`)   |
+| `se_resnet_v1_50/slim@se=tf_ops` | ours with another SE path (`se_path()`):  |
+|                                 | `tf_ops` TensorFlow's ops only, squeeze of  |
+|                                 | conv3's output (the SE unit before the      |
+|                                 | compiled tail); `late_squeeze` the compiled |
+|                                 | tail, squeeze of conv3's output             |
 
 `build()` makes a graph with the images and labels held in local variables
 (no feeding, no input pipeline: only the network is timed) and one op to run
@@ -34,6 +39,7 @@ import collections
 import numpy as np
 
 from benchmarks import flops
+from nets import layers
 from nets import nets_factory
 from nets import resnet_v1
 from runtime.tf_compat import slim, tf, tf_keras, v1
@@ -52,6 +58,10 @@ PEERS = (TF_SLIM, KERAS_APPLICATIONS, TIMM)
 REPLICA_SUFFIX = '#2'
 UNFOLDED_SUFFIX = '@unfolded'
 TOPOLOGY_MARK = '@topology='
+SE_PATH_MARK = '@se='
+# SE path -> (custom_ops of layers.squeeze_excitation, enabled of
+# layers.squeeze_before); None (the default path) is (True, True).
+SE_PATHS = {'tf_ops': (False, False), 'late_squeeze': (True, False)}
 
 _PEER_PREFIX = {TF_SLIM: 'tf_slim.nets', KERAS_APPLICATIONS:
                 'tf_keras.applications', TIMM: 'timm'}
@@ -76,14 +86,15 @@ MOMENTUM = 0.9
 
 class Variant(collections.namedtuple(
     'Variant', ['name', 'kind', 'model', 'style', 'fold_batch_norm',
-                'topology'],
-    defaults=(True, None))):
+                'topology', 'se_path'],
+    defaults=(True, None, None))):
   """One timed thing; `model` is our network name (or the matmul size).
 
   `fold_batch_norm` (ours only): inference batch norm folded into the convs
   (`nets.layers.batch_norm_folding`), as our networks build by default.
   `topology` (ours only): a `nets.topology` preset that overrides the run's
   (`build(topology=...)`), e.g. 'torch' next to the timm peer.
+  `se_path` (ours only): None, or a key of `SE_PATHS` (see `se_path()`).
   """
 
 
@@ -159,8 +170,26 @@ def unfolded(variant):
                           fold_batch_norm=False)
 
 
+def se_path(variant, path):
+  """Our SE `variant` with the SE unit built another way, `<name>@se=<path>`.
+
+  'tf_ops': TensorFlow's ops for the SE tail and the squeeze of conv3's
+  output (`custom_ops=False`, `squeeze_before` off); 'late_squeeze': the
+  compiled tail, the squeeze of conv3's output. Timed against the original,
+  it shows what the compiled tail and the early squeeze buy.
+  """
+  if variant.kind != OURS or path not in SE_PATHS:
+    raise ValueError('SE paths (%s) are for our networks, not %r / %r' % (
+        ', '.join(SE_PATHS), variant.name, path))
+  return variant._replace(name=variant.name + SE_PATH_MARK + path,
+                          se_path=path)
+
+
 def variant_from_name(name):
   """Inverse of `Variant.name`, e.g. for a subprocess that builds one variant."""
+  if SE_PATH_MARK in name:
+    base, _, path = name.rpartition(SE_PATH_MARK)
+    return se_path(variant_from_name(base), path)
   if name.endswith(REPLICA_SUFFIX):
     return replica(variant_from_name(name[:-len(REPLICA_SUFFIX)]))
   if name.endswith(UNFOLDED_SUFFIX):
@@ -253,7 +282,10 @@ def _ours_logits(variant, images, training, num_classes, weight_decay,
       variant.model, num_classes, weight_decay=weight_decay,
       is_training=training, style=variant.style,
       fold_batch_norm=variant.fold_batch_norm, **options)
-  logits, _ = network_fn(images)
+  custom_ops, squeeze_early = SE_PATHS.get(variant.se_path, (True, True))
+  with slim.arg_scope([layers.squeeze_excitation], custom_ops=custom_ops), \
+       slim.arg_scope([layers.squeeze_before], enabled=squeeze_early):
+    logits, _ = network_fn(images)
   return logits
 
 

@@ -63,8 +63,9 @@ if __name__ == '__main__':
   script_util.check_flags_early(_define_flags, _check_flags)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from nets import layers
 from nets import nets_factory
-from runtime.tf_compat import tf
+from runtime.tf_compat import slim, tf
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 v1 = tf.compat.v1
@@ -386,7 +387,10 @@ def count(model_name, style='slim', image_size=None, num_classes=1000,
       **model_options)
   size = image_size or network_fn.default_image_size
   channels = 3
-  with tf.Graph().as_default() as graph:
+  # The network's multiply-adds, not an implementation's: the SE squeeze of
+  # conv3's input (`layers.squeeze_before`) runs conv3 once more on a 1x1 map.
+  with tf.Graph().as_default() as graph, slim.arg_scope(
+      [layers.squeeze_before], enabled=False):
     images = v1.placeholder(tf.float32, [1, size, size, channels],
                             name='images')
     _, end_points = network_fn(images)

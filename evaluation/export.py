@@ -39,7 +39,8 @@ from absl import logging
 from datasets import dataset_factory
 from modeling import model_builder
 from evaluation import restoring
-from runtime.tf_compat import tf
+from nets import layers
+from runtime.tf_compat import slim, tf
 
 v1 = tf.compat.v1
 
@@ -183,9 +184,11 @@ def build_inference_graph(model_config, num_classes, batch_size=None,
   num_logits = model_config.num_logits(num_classes)
   graph = tf.Graph()
   # Resource variables even after disable_v2_behavior(): TF2's loader cannot
-  # track reference variables (it warns once per variable).
+  # track reference variables (it warns once per variable). Standard ops
+  # only: a plain TensorFlow must load the graph without our op library.
   with graph.as_default(), v1.variable_scope(v1.get_variable_scope(),
-                                             use_resource=True):
+                                             use_resource=True), \
+       slim.arg_scope([layers.squeeze_excitation], custom_ops=False):
     images = v1.placeholder(
         tf.float32,
         [batch_size, size, size, model_builder.image_channels(model_config)],

@@ -87,11 +87,29 @@ def _is_integer(value):
     return False
 
 
-def _excite(net, squeeze_excitation):
+def _excite(net, squeeze_excitation, addend=None, squeezed=None):
   return layers.squeeze_excitation(
       net, ratio=squeeze_excitation.ratio,
       use_biases=squeeze_excitation.use_biases,
-      fc2_bias_init=squeeze_excitation.fc2_bias_init, scope='se')
+      fc2_bias_init=squeeze_excitation.fc2_bias_init, scope='se',
+      addend=addend, squeezed=squeezed)
+
+
+def _squeeze_conv3_input(unit_scope, conv3_input, depth):
+  """The SE squeeze of conv3's output, from conv3's input where it pays.
+
+  `layers.squeeze_before`: conv3 (1x1, stride 1, batch norm, no activation)
+  commutes with the mean over H and W in inference. None: squeeze conv3's
+  output.
+  """
+
+  def conv3(pooled):
+    with v1.variable_scope(unit_scope, reuse=True):
+      return layers.conv2d(pooled, depth, [1, 1], stride=1,
+                           activation_fn=None, scope='conv3',
+                           outputs_collections=None)
+
+  return layers.squeeze_before(conv3_input, conv3, depth)
 
 
 @slim.add_arg_scope
@@ -158,16 +176,23 @@ def bottleneck(inputs,
     residual = resnet_utils.conv2d_same(residual, depth_bottleneck, 3,
                                         conv2_stride, rate=rate, scope='conv2',
                                         groups=groups)
+    conv3_input = residual
     residual = layers.conv2d(residual, depth, [1, 1], stride=1,
                              activation_fn=None, scope='conv3')
-    if placement == 'standard':
-      residual = _excite(residual, se)
-    elif placement == 'identity':
-      shortcut = _excite(shortcut, se)
 
     if use_bounded_activations:
+      if placement == 'standard':
+        residual = _excite(residual, se)
+      elif placement == 'identity':
+        shortcut = _excite(shortcut, se)
       residual = tf.clip_by_value(residual, -6.0, 6.0)
       output = tf.nn.relu6(shortcut + residual)
+    elif placement == 'standard':
+      # The SE tail: relu(residual * gates + shortcut), one op where it can.
+      output = _excite(residual, se, addend=shortcut,
+                       squeezed=_squeeze_conv3_input(sc, conv3_input, depth))
+    elif placement == 'identity':
+      output = _excite(shortcut, se, addend=residual)
     else:
       output = tf.nn.relu(shortcut + residual)
     if placement == 'post':

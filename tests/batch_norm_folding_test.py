@@ -135,7 +135,10 @@ def _build(style, is_training, fold, images):
   network_fn = nets_factory.get_network_fn(
       'se_resnet_v1_14', 10, is_training=is_training, style=style,
       fold_batch_norm=fold, **se_testlib.TINY)
-  return network_fn(images)
+  # The network's own batch norms only: the SE squeeze of conv3's input
+  # (layers.squeeze_before, tests/se_tail_test.py) runs conv3 once more.
+  with slim.arg_scope([layers.squeeze_before], enabled=False):
+    return network_fn(images)
 
 
 def test_worth_folding_weighs_output_against_weights():
@@ -219,8 +222,13 @@ def test_training_graphs_are_not_folded():
 
 
 def _fused_ops_after_grappler(fold):
-  """The fused_ops lists of the convs the session actually runs."""
-  with tf.Graph().as_default():
+  """The fused_ops lists of the convs the session actually runs.
+
+  The SE tails in TensorFlow's ops (`custom_ops=False`): the compiled tail
+  takes the residual addition in itself.
+  """
+  with tf.Graph().as_default(), slim.arg_scope(
+      [layers.squeeze_excitation], custom_ops=False):
     logits, _ = _build('slim', False, fold, tf.constant(
         se_testlib.images(2, 64, seed=6)))
     options = v1.RunOptions(output_partition_graphs=True)

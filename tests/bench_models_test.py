@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from benchmarks import flops
+from nets.layers import se_tail
 from runtime.tf_compat import tf, v1
 
 pytestmark = pytest.mark.slow  # runs the benchmark in subprocesses
@@ -32,6 +33,9 @@ TINY_FLAGS = [
 OURS = ['resnet_v1_14/slim', 'resnet_v1_14/raw', 'se_resnet_v1_14/slim',
         'se_resnet_v1_14/raw']
 PEER = 'tf_slim.nets/resnet_v1_14'
+# The SE-path control (default --se_controls=tf_ops): the SE model in the first
+# style with TensorFlow's ops for its SE units.
+SE_CONTROL = 'se_resnet_v1_14/slim@se=tf_ops'
 CEILINGS = ['matmul/%d' % MATMUL, 'numpy_matmul/%d' % MATMUL]
 
 
@@ -65,7 +69,7 @@ def test_phases_hold_every_variant_with_per_round_times(run):
   assert results['settings']['threads']['intra_op'] >= 1
   for phase in results['phases']:
     assert list(phase['variants']) == OURS + [
-        OURS[0] + '#2', OURS[0] + '@unfolded', PEER] + CEILINGS
+        OURS[0] + '#2', OURS[0] + '@unfolded', SE_CONTROL, PEER] + CEILINGS
     for record in phase['variants'].values():
       assert len(record['seconds_per_step']) == ROUNDS
       assert all(s > 0 for s in record['seconds_per_step'])
@@ -173,10 +177,11 @@ def test_ratios_are_computed_from_the_measured_times(run):
         ('vs_slim_style', 'se_resnet_v1_14/raw', 'se_resnet_v1_14/slim'),
         ('se_overhead', 'se_resnet_v1_14/slim', 'resnet_v1_14/slim'),
         ('se_overhead', 'se_resnet_v1_14/raw', 'resnet_v1_14/raw'),
+        ('se_path', 'se_resnet_v1_14/slim', SE_CONTROL),
     }
     assert {c['numerator'] for c in comparisons
             if c['kind'] == 'ceiling_fraction'} == set(
-                OURS + [OURS[0] + '@unfolded'])
+                OURS + [OURS[0] + '@unfolded', SE_CONTROL])
     for comparison in comparisons:
       _check_comparison(comparison, phase['variants'])
       if comparison['kind'] == 'aa_control':
@@ -194,6 +199,11 @@ def test_ratios_are_computed_from_the_measured_times(run):
                                    phase['mode'])
       if comparison['kind'] == 'se_overhead':
         assert comparison['op_type_differences']
+      if comparison['kind'] == 'se_path' and se_tail.available():
+        # The compiled tail (or TensorFlow's Mul, AddV2, Relu) in each unit.
+        differences = comparison['op_type_differences']
+        units = differences['SlimSenetScaleAddRelu'][0]
+        assert units >= 4 and differences['SlimSenetScaleAddRelu'][1] == 0
       # Targets apply at 224 only; the tiny run reports them as not applying.
       assert comparison['target_applies'] is False
   assert results['targets'] == []

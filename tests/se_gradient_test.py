@@ -13,18 +13,24 @@ import numpy as np
 import pytest
 
 from nets import layers
-from runtime.tf_compat import tf, v1
+from runtime.tf_compat import slim, tf, v1
 from tests import se_testlib
 
 NUM_CLASSES = 10
 SIZE = 32
 
 
-def _gradients(style, placement, fused, monkeypatch):
-  """{slim name or 'images': gradient} of a training-mode loss."""
-  monkeypatch.setattr(layers, 'FUSED_SE_GRADIENT', fused)
+def _gradients(style, placement, fused):
+  """{slim name or 'images': gradient} of a training-mode loss.
+
+  Standard TensorFlow ops only (`custom_ops=False`; tests/se_tail_test.py
+  covers the compiled tail).
+  """
   inputs = se_testlib.images(3, SIZE, seed=2)
-  with tf.Graph().as_default() as graph:
+  se_gradient = 'one_pass' if fused else 'autodiff'
+  with tf.Graph().as_default() as graph, slim.arg_scope(
+      [layers.squeeze_excitation], se_gradient=se_gradient,
+      custom_ops=False):
     images = tf.constant(inputs)
     logits, _ = se_testlib.build(
         'se_resnet_v1_14', images, NUM_CLASSES, style=style, is_training=True,
@@ -49,9 +55,9 @@ def _gradients(style, placement, fused, monkeypatch):
 @pytest.mark.parametrize('style,placement', [
     ('slim', 'standard'), ('raw', 'standard'), ('keras', 'standard'),
     ('slim', 'identity')])
-def test_one_pass_gradient_equals_autodiff(style, placement, monkeypatch):
-  fused, fused_tiles = _gradients(style, placement, True, monkeypatch)
-  plain, plain_tiles = _gradients(style, placement, False, monkeypatch)
+def test_one_pass_gradient_equals_autodiff(style, placement):
+  fused, fused_tiles = _gradients(style, placement, True)
+  plain, plain_tiles = _gradients(style, placement, False)
   assert sorted(fused) == sorted(plain)
   assert fused['loss'] == plain['loss']  # Same forward ops.
   for name, value in plain.items():
@@ -66,20 +72,19 @@ def test_one_pass_gradient_equals_autodiff(style, placement, monkeypatch):
   assert len(plain_tiles) == 4 and not fused_tiles
 
 
-@pytest.mark.parametrize('shape', [[2, 7, 5, 16], [3, 56, 56, 8]])
-def test_pooled_squeeze_is_the_mean(shape):
-  value = np.random.RandomState(6).normal(1.0, 1.0, shape).astype(np.float32)
-  with tf.Graph().as_default():
-    pooled = layers._squeeze(tf.constant(value), 'squeeze')  # pylint: disable=protected-access
-    unknown = tf.compat.v1.placeholder(tf.float32, [None, None, None, 16])
-    fallback = layers._squeeze(unknown, 'squeeze')  # pylint: disable=protected-access
-    with v1.Session() as session:
-      got = session.run(pooled)
-      if shape[-1] == 16:
-        np.testing.assert_array_equal(
-            session.run(fallback, {unknown: value}),
-            session.run(tf.reduce_mean(value, [1, 2])))
-  assert got.shape == (shape[0], shape[-1])
-  # A float32 sum over up to 3136 values: a few 1e-6 of rounding.
-  np.testing.assert_allclose(got, value.astype(np.float64).mean((1, 2)),
-                             rtol=1e-5)
+@pytest.mark.parametrize('se_gradient,tiles', [('one_pass', 0),
+                                               ('autodiff', 1)])
+def test_layers_arg_scope_sets_the_se_gradient(se_gradient, tiles):
+  with tf.Graph().as_default() as graph:
+    inputs = tf.constant(se_testlib.images(2, 8, seed=1))
+    with slim.arg_scope(layers.arg_scope('raw', se_gradient=se_gradient)):
+      outputs = layers.squeeze_excitation(inputs, ratio=2)
+    tf.gradients(outputs, inputs, grad_ys=inputs)
+    found = [op for op in graph.get_operations()
+             if op.type in ('Tile', 'AvgPoolGrad')]
+  assert len(found) == tiles
+
+
+def test_unknown_se_gradient_is_an_error():
+  with pytest.raises(ValueError, match='Unknown se_gradient .*one_pass'):
+    layers.arg_scope('raw', se_gradient='fused')

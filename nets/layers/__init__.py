@@ -28,6 +28,15 @@ into the convolution while building it, where that pays
 keeps Slim's Conv2D -> FusedBatchNorm op for op). Nothing is rewritten after
 a layer is built.
 
+SE blocks in a graph: `squeeze_excitation(..., addend=shortcut)` is a
+residual unit's whole tail, relu(x * gates + shortcut), run as one compiled op
+where it can (`nets.layers.se_tail`; `custom_ops=False` writes TensorFlow's
+ops, as exported graphs must); `squeeze_before` squeezes a 1x1 conv's input
+instead of its output in inference; `se_gradient` ('one_pass' or 'autodiff')
+chooses the block's gradient. `arg_scope(..., se_gradient=, custom_ops=)` or
+`slim.arg_scope([squeeze_excitation], ...)` set them; see
+docs/performance.md.
+
 Example:
 
     from nets import layers
@@ -38,16 +47,17 @@ Example:
 import importlib
 
 from nets import names
+from nets.layers import se_tail
 from runtime.tf_compat import slim, tf
 
 # The names live in nets.names, which scripts import before TensorFlow.
 STYLES = names.STYLES
 DEFAULT_STYLE = names.DEFAULT_STYLE
 SE_PLACEMENTS = names.SE_PLACEMENTS
-# Whether graph-mode SE blocks use the one-pass input gradient
-# (`_excite_with_squeeze_gradient`); tests switch it off to compare with
-# autodiff.
-FUSED_SE_GRADIENT = True
+# How a graph-mode SE block's gradient is computed: 'one_pass' (the input's
+# gradient, squeeze included, in one broadcast pass; see
+# `squeeze_excitation`) or 'autodiff' (TensorFlow's, the reference).
+SE_GRADIENTS = ('one_pass', 'autodiff')
 
 _STYLE_MODULES = {
     'slim': 'nets.layers.slim_style',
@@ -69,7 +79,9 @@ def arg_scope(style=DEFAULT_STYLE,
               batch_norm_scale=True,
               activation_fn=tf.nn.relu,
               use_batch_norm=True,
-              fold_batch_norm=True):
+              fold_batch_norm=True,
+              se_gradient=None,
+              custom_ops=None):
   """Selects a style and sets its hyper-parameters (Slim's resnet defaults).
 
   Args:
@@ -85,14 +97,29 @@ def arg_scope(style=DEFAULT_STYLE,
       statistics) folded into the conv before it where that pays (see
       `conv2d`); False keeps Conv2D -> FusedBatchNorm, op for op as Slim's
       own networks.
+    se_gradient: 'one_pass' or 'autodiff', how SE blocks in graphs compute
+      their gradient (see `squeeze_excitation`); None leaves it to an outer
+      `slim.arg_scope([layers.squeeze_excitation], ...)` ('one_pass' if
+      none).
+    custom_ops: whether SE units may run their tail (scale, residual add,
+      ReLU) as the project's compiled op (`nets.layers.se_tail`) where it is
+      available; False writes standard TensorFlow ops only, as exported
+      graphs must. None: as `se_gradient` (True if no outer scope).
 
   Returns:
     An arg_scope dict to enter with `slim.arg_scope(...)`.
   """
   module = get(style)
+  se_options = {}
+  if se_gradient is not None:
+    _check_se_gradient(se_gradient)
+    se_options['se_gradient'] = se_gradient
+  if custom_ops is not None:
+    se_options['custom_ops'] = bool(custom_ops)
   # SAME pooling keeps features aligned, as in Slim's resnet_arg_scope.
   with slim.arg_scope(_DISPATCHERS, style=style), \
        slim.arg_scope([conv2d], fold_batch_norm=fold_batch_norm), \
+       slim.arg_scope([squeeze_excitation], **se_options), \
        slim.arg_scope([max_pool2d], padding='SAME'):
     with slim.arg_scope(
         module.arg_scope(weight_decay=weight_decay,
@@ -118,7 +145,8 @@ def training_scope(is_training):
     An arg_scope dict for `slim.arg_scope`.
   """
   # slim.batch_norm too: slim.conv2d calls it as its normalizer_fn.
-  functions = [slim.batch_norm] + [get(style).batch_norm for style in STYLES]
+  functions = ([slim.batch_norm, squeeze_before] +
+               [get(style).batch_norm for style in STYLES])
   with slim.arg_scope(functions, is_training=is_training) as scope:
     return scope
 
@@ -193,17 +221,28 @@ def multiply(inputs, gates, scope=None, style=DEFAULT_STYLE):
   return get(style).multiply(inputs, gates, scope=scope)
 
 
+@slim.add_arg_scope
 def squeeze_excitation(inputs, ratio=16, use_biases=True, fc2_bias_init=0.0,
-                       scope='se'):
+                       scope='se', addend=None, squeezed=None,
+                       se_gradient='one_pass', custom_ops=True):
   """Squeeze-and-excitation (Hu et al. 2018), written over the vocabulary.
 
   gates = sigmoid(fc2(relu(fc1(mean_HW(inputs))))); output = inputs * gates,
-  with fc1 of `C // ratio` units (at least 1) and fc2 of C units.
+  with fc1 of `C // ratio` units (at least 1) and fc2 of C units. With
+  `addend`, the residual unit's tail: output = relu(inputs * gates + addend).
 
   In a graph (not eager, not a Keras functional model) the squeeze is one
-  full-window average pool (`_squeeze`; the mean up to float rounding) and
-  the block's gradient w.r.t. `inputs` is computed in one pass
-  (`_excite_with_squeeze_gradient`; the values of autodiff).
+  full-window average pool (`_squeeze`; the mean up to float rounding);
+  `se_gradient='one_pass'` computes the gradient w.r.t. `inputs`
+  in one pass (the values of autodiff, see `_excite_with_squeeze_gradient`);
+  with `addend` and `custom_ops`, the tail and its gradient run as compiled
+  ops (`nets.layers.se_tail`; TensorFlow's ops where the library is not
+  available). `layers.arg_scope` sets `se_gradient` and `custom_ops`.
+
+  Example (a residual unit's SE tail, TensorFlow's ops only):
+
+    with slim.arg_scope([layers.squeeze_excitation], custom_ops=False):
+      output = layers.squeeze_excitation(residual, ratio=16, addend=shortcut)
 
   Args:
     inputs: [N, H, W, C] tensor.
@@ -213,20 +252,31 @@ def squeeze_excitation(inputs, ratio=16, use_biases=True, fc2_bias_init=0.0,
       the gates start near 1 (the block starts as the identity).
     scope: variable scope; variables are `<scope>/fc1/{weights,biases}` and
       `<scope>/fc2/{weights,biases}`.
+    addend: None, or an [N, H, W, C] tensor added before a final ReLU.
+    squeezed: None, or mean_HW(inputs) [N, C] computed by the caller in
+      another way (`squeeze_before`); its gradient is the caller's.
+    se_gradient: 'one_pass' or 'autodiff' (graphs only).
+    custom_ops: whether the tail with `addend` may run as the compiled op.
 
   Returns:
-    The re-weighted tensor, shaped like `inputs`.
+    The re-weighted tensor (or the tail's output), shaped like `inputs`.
   """
+  _check_se_gradient(se_gradient)
   channels = inputs.shape.as_list()[-1]
   hidden = max(1, channels // ratio)
   in_graph = _is_graph_tensor(inputs)
-  one_pass_gradient = FUSED_SE_GRADIENT and in_graph
+  one_pass_gradient = se_gradient == 'one_pass' and in_graph
+  fused = (custom_ops and in_graph and addend is not None and
+           se_tail.available(inputs.dtype))
   with tf.compat.v1.variable_scope(scope, default_name='se', values=[inputs]):
-    if in_graph:
+    own_squeeze = squeezed is None
+    if not own_squeeze:
+      pass
+    elif in_graph:
       squeezed = _squeeze(inputs, 'squeeze')
     else:
       squeezed = global_avg_pool(inputs, keepdims=False, scope='squeeze')
-    if one_pass_gradient:
+    if one_pass_gradient and own_squeeze:
       # The excite gradient below adds the squeeze's gradient itself.
       squeezed = tf.stop_gradient(squeezed)
     excited = fully_connected(squeezed, hidden, activation_fn=tf.nn.relu,
@@ -235,9 +285,70 @@ def squeeze_excitation(inputs, ratio=16, use_biases=True, fc2_bias_init=0.0,
                             use_biases=use_biases,
                             biases_initializer_value=fc2_bias_init,
                             scope='fc2')
+    from_inputs = squeezed if own_squeeze else None
+    if fused and one_pass_gradient:
+      return _tail_with_squeeze_gradient(inputs, gates, addend, from_inputs,
+                                         'excite')
+    if fused:
+      return se_tail.scale_add_relu(inputs, gates, addend, name='excite')
     if one_pass_gradient:
-      return _excite_with_squeeze_gradient(inputs, gates, squeezed, 'excite')
-    return multiply(inputs, gates, scope='excite')
+      outputs = _excite_with_squeeze_gradient(inputs, gates, from_inputs,
+                                              'excite')
+    else:
+      outputs = multiply(inputs, gates, scope='excite')
+    if addend is None:
+      return outputs
+    return tf.nn.relu(addend + outputs)
+
+
+@slim.add_arg_scope
+def squeeze_before(inputs, layer, output_channels, is_training=True,
+                   enabled=True):
+  """mean_HW(layer(inputs)) computed as layer(mean_HW(inputs)), or None.
+
+  A 1x1, stride-1 conv followed by an inference batch norm (or biases) and
+  no activation commutes with the mean over H and W:
+  mean_HW(BN(W h + b)) = BN(W mean_HW(h) + b) exactly (up to float
+  rounding). An SE block after such a conv can then squeeze its input,
+  often a quarter of the channels, instead of its output. The layer runs a
+  second time on the [N, 1, 1, C_in] mean, which costs a read of its
+  weights, so this pays only when the output it saves reading is larger:
+  3 * N * H * W > output_channels (N = 1 when unknown).
+
+  Example (see `nets.resnet_v1.bottleneck`):
+
+    squeezed = layers.squeeze_before(
+        h, lambda pooled: conv3_again(pooled), depth)  # None: squeeze later
+    out = layers.squeeze_excitation(conv3(h), addend=shortcut,
+                                    squeezed=squeezed)
+
+  Args:
+    inputs: [N, H, W, C_in], the layer's input.
+    layer: `layer(tensor)` applies the same layer (reusing its variables) to
+      another [N, 1, 1, C_in] tensor; it must not collect outputs.
+    output_channels: the layer's output channels.
+    is_training: batch norm's mode (`training_scope` sets it); in training
+      (True or None) the batch statistics do not commute: None is returned.
+    enabled: False always returns None.
+
+  Returns:
+    [N, output_channels], or None: the caller squeezes the layer's output.
+  """
+  if not (enabled and is_training is False and _is_graph_tensor(inputs)):
+    return None
+  batch, height, width = inputs.shape.as_list()[:3]
+  if height is None or width is None:
+    return None
+  if 3 * (batch or 1) * height * width <= output_channels:
+    return None
+  pooled = _squeeze(inputs, 'squeeze_input')[:, tf.newaxis, tf.newaxis, :]
+  return tf.squeeze(layer(pooled), [1, 2])
+
+
+def _check_se_gradient(se_gradient):
+  if se_gradient not in SE_GRADIENTS:
+    raise ValueError('Unknown se_gradient %r; valid: %s' % (
+        se_gradient, ', '.join(SE_GRADIENTS)))
 
 
 def _is_graph_tensor(value):
@@ -261,6 +372,16 @@ def _squeeze(inputs, scope):
     return tf.squeeze(pooled, [1, 2])
 
 
+def _squeeze_shift(gates, squeezed, d_gates, area):
+  """The squeeze's share of the input gradient, d_squeezed / (H*W), [N, C].
+
+  None when the caller squeezed another tensor (`squeezed` None)."""
+  if squeezed is None:
+    return None
+  d_squeezed, = tf.gradients(gates, squeezed, grad_ys=d_gates)
+  return d_squeezed / area
+
+
 def _excite_with_squeeze_gradient(inputs, gates, squeezed, scope):
   """`multiply(inputs, gates)`, whose gradient also carries the squeeze's.
 
@@ -276,7 +397,8 @@ def _excite_with_squeeze_gradient(inputs, gates, squeezed, scope):
   Args:
     inputs: [N, H, W, C].
     gates: [N, C], a function of `squeezed` only.
-    squeezed: `stop_gradient(mean_HW(inputs))`, [N, C].
+    squeezed: `stop_gradient(mean_HW(inputs))`, [N, C]; or None when the
+      gates do not depend on `inputs`.
     scope: the multiply's scope.
 
   Returns:
@@ -289,16 +411,54 @@ def _excite_with_squeeze_gradient(inputs, gates, squeezed, scope):
       shape = tf.shape(x)
       area = tf.cast(shape[1] * shape[2], dy.dtype)
       # The sum over H, W as the squeeze's average pool times the area: with
-      # oneDNN ops the pool is ~2.5x faster than Sum over the middle axes
-      # (ResNet-50, batch 8: 7.7 vs 19.7 ms of op time per step).
+      # oneDNN ops the pool is faster than Sum over the middle axes.
       d_gates = _squeeze(x * dy, 'gates_gradient') * area
-      d_squeezed, = tf.gradients(g, squeezed, grad_ys=d_gates)
-      d_x = (dy * g[:, tf.newaxis, tf.newaxis, :] +
-             (d_squeezed / area)[:, tf.newaxis, tf.newaxis, :])
+      shift = _squeeze_shift(g, squeezed, d_gates, area)
+      d_x = dy * g[:, tf.newaxis, tf.newaxis, :]
+      if shift is not None:
+        d_x += shift[:, tf.newaxis, tf.newaxis, :]
       return d_x, d_gates
     return multiply(x, g, scope=scope), gradient
 
   return excite(inputs, gates)
+
+
+def _tail_with_squeeze_gradient(inputs, gates, addend, squeezed, scope):
+  """relu(inputs * gates + addend) as compiled ops, squeeze gradient included.
+
+  Forward, one pass (`se_tail.scale_add_relu`). Backward, two: the first
+  gives d_addend = dy * (y > 0) and d_gates = sum_HW(d_addend * inputs)
+  together, the second d_inputs = d_addend * gates + d_squeezed / (H*W)
+  (`se_tail.channel_affine`), where TensorFlow's ops take ReluGrad, two Mul,
+  a sum, and the squeeze's Tile and AddN.
+
+  Args:
+    inputs: [N, H, W, C].
+    gates: [N, C], a function of `squeezed` only.
+    addend: [N, H, W, C].
+    squeezed: `stop_gradient(mean_HW(inputs))`, or None when the gates do
+      not depend on `inputs`.
+    scope: the op's name.
+
+  Returns:
+    The tail's output, shaped like `inputs`.
+  """
+
+  @tf.custom_gradient
+  def tail(x, g, s):
+    y = se_tail.scale_add_relu(x, g, s, name=scope)
+
+    def gradient(dy):
+      shape = tf.shape(x)
+      area = tf.cast(shape[1] * shape[2], dy.dtype)
+      d_s, d_g = se_tail.scale_add_relu_gradients(dy, y, x, g)
+      shift = _squeeze_shift(g, squeezed, d_g, area)
+      d_x = se_tail.channel_affine(
+          d_s, g, tf.zeros_like(g) if shift is None else shift)
+      return d_x, d_g, d_s
+    return y, gradient
+
+  return tail(inputs, gates, addend)
 
 
 _DISPATCHERS = [conv2d, batch_norm, max_pool2d, global_avg_pool,
