@@ -19,16 +19,10 @@ _MODEL_COLLECTIONS = (v1.GraphKeys.GLOBAL_VARIABLES,
                       v1.GraphKeys.MODEL_VARIABLES)
 
 
-def arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon,
-              batch_norm_scale, activation_fn, use_batch_norm):
+def arg_scope(**hyper_parameters):
   """Sets this style's hyper-parameters on its layer functions."""
-  with slim.arg_scope([conv2d, fully_connected], weight_decay=weight_decay):
-    with slim.arg_scope([conv2d], activation_fn=activation_fn,
-                        normalizer_fn=batch_norm if use_batch_norm else None):
-      with slim.arg_scope([batch_norm], decay=batch_norm_decay,
-                          epsilon=batch_norm_epsilon,
-                          scale=batch_norm_scale) as scope:
-        return scope
+  return scoped.style_arg_scope(conv2d, fully_connected, batch_norm,
+                                **hyper_parameters)
 
 
 def _model_variable(name, shape, initializer, trainable=True,

@@ -52,3 +52,24 @@ def is_default(value, default):
   plain = (bool, int, float, str)
   return (isinstance(value, plain) and isinstance(default, plain) and
           value == default)
+
+
+def style_arg_scope(conv2d, fully_connected, batch_norm, weight_decay,
+                    batch_norm_decay, batch_norm_epsilon, batch_norm_scale,
+                    activation_fn, use_batch_norm):
+  """The arg scope of a style whose layer functions take the same keywords.
+
+  The raw and keras styles name their hyper-parameters alike (`weight_decay`
+  on conv and fully connected layers, Slim's names on conv and batch norm),
+  so one function sets them on either style's functions.
+
+  Returns:
+    The scope, to be entered with `slim.arg_scope(scope)`.
+  """
+  with slim.arg_scope([conv2d, fully_connected], weight_decay=weight_decay):
+    with slim.arg_scope([conv2d], activation_fn=activation_fn,
+                        normalizer_fn=batch_norm if use_batch_norm else None):
+      with slim.arg_scope([batch_norm], decay=batch_norm_decay,
+                          epsilon=batch_norm_epsilon,
+                          scale=batch_norm_scale) as scope:
+        return scope
