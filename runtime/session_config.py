@@ -1,17 +1,17 @@
 """Process and session settings that suit the machine the process runs on.
 
-Threads: on the 2-core machines this project is measured on, TensorFlow's own
-default (inter-op threads = number of cores) halved ResNet-50 throughput
-against one inter-op thread with all cores given to each op (intra-op).
+Threads: on a machine with few cores, TensorFlow's own default (inter-op
+threads = number of cores) splits the cores between ops that each run slower;
+a network like ResNet-50 runs faster with one inter-op thread and all cores
+given to each op (intra-op).
 `session_config()` gives that setting, sized to the CPUs this process may
 actually use (its affinity mask and, in a container, its cgroup CPU quota),
 with explicit overrides for the training, evaluation and benchmark scripts.
 
 CPU allocator: TensorFlow's default CPU allocator hands large tensors to the
 system malloc, which maps them fresh and gives them back on free, so every
-activation of every step is page-faulted in again (measured: ~6,300 faults
-and 50 ms for one 25 MB elementwise op, 8 ms with the BFC allocator, which
-keeps freed blocks for reuse). `use_cpu_allocator('bfc')` switches; call it
+activation of every step is page-faulted in again; the BFC allocator keeps
+freed blocks for reuse. `use_cpu_allocator('bfc')` switches; call it
 before the process creates its first session or runs its first eager op.
 
 Example:
