@@ -43,7 +43,6 @@ image, a label out of range) is named by file and index; --skip_bad_records
 leaves such records out instead, with a count in the log.
 """
 import dataclasses
-import os
 import sys
 
 from absl import app
@@ -141,22 +140,7 @@ def main(argv):
     print('%s: ran %d steps, global step %d -> %d' % (
         plan.describe(), result.num_steps, result.start_step,
         result.global_step))
-    _exit_now(0)
   return 0
-
-
-def _exit_now(status):
-  """Ends a cluster worker without interpreter teardown.
-
-  TensorFlow's gRPC and queue-runner threads of a cluster session can still
-  be inside C++ when Python tears down; that has aborted a worker that had
-  trained and saved everything. The results are printed and the checkpoints
-  written, so flush and leave.
-  """
-  logging.flush()
-  sys.stdout.flush()
-  sys.stderr.flush()
-  os._exit(status)  # pylint: disable=protected-access
 
 
 if __name__ == '__main__':
