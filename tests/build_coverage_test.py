@@ -14,20 +14,12 @@ import subprocess
 
 import pytest
 
+from tests import source_tree
+
 BUILD_NAMES = ('BUILD.bazel', 'BUILD')
 
 
-def _repo_root():
-  # Under Bazel this file is a runfiles symlink; its target is in the source tree.
-  for start in (pathlib.Path(__file__).resolve(), pathlib.Path(__file__).absolute()):
-    for parent in start.parents:
-      if (parent / 'WORKSPACE').is_file() and (parent / '.bazelrc').is_file():
-        return parent
-  pytest.skip('the source tree (WORKSPACE) is not reachable from ' + __file__,
-              allow_module_level=True)
-
-
-ROOT = _repo_root()
+ROOT = source_tree.root(__file__, 'WORKSPACE', '.bazelrc')
 
 
 def _ignored_dirs():

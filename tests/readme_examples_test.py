@@ -19,7 +19,6 @@ with (`TMPDIR`), and that the checkout is unchanged (`git status --porcelain`).
 It prints every block's wall time.
 """
 import os
-import pathlib
 import re
 import resource
 import shutil
@@ -29,19 +28,10 @@ import time
 import numpy as np
 import pytest
 
-
-def _source_root():
-  # Under Bazel this file is a runfiles symlink; its target is in the checkout.
-  for start in (pathlib.Path(__file__).resolve(),
-                pathlib.Path(__file__).absolute()):
-    for parent in start.parents:
-      if (parent / 'README.md').is_file() and (parent / 'Makefile').is_file():
-        return parent
-  pytest.skip('README.md is not reachable from ' + __file__,
-              allow_module_level=True)
+from tests import source_tree
 
 
-ROOT = _source_root()
+ROOT = source_tree.root(__file__, 'README.md', 'Makefile')
 STEPS = 20
 SHELL_LANGUAGES = ('sh', 'bash', 'shell')
 DOWNLOAD_MARK = '# Needs a download'
