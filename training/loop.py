@@ -31,6 +31,7 @@ from absl import logging
 
 from checkpointing import checkpoints
 from deployment import replicas
+from nets import options
 from runtime import session_config as session_config_lib
 from runtime.tf_compat import tf, v1
 from training import errors
@@ -40,7 +41,7 @@ from training import scopes
 from training import warm_start
 
 # Slim's resnet_arg_scope default, used when --batch_norm_decay is not given.
-DEFAULT_BATCH_NORM_DECAY = 0.997
+DEFAULT_BATCH_NORM_DECAY = options.BY_NAME['batch_norm_decay'].default
 # Losses kept at each end of a run for the result (long runs stay small).
 KEPT_LOSSES = 100
 
